@@ -1,0 +1,988 @@
+"""HybridScreenCV: a hybrid screen by inference set design (paper Algorithm 1)."""
+
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.dummy import DummyClassifier
+from sklearn.utils import check_random_state, get_tags, indexable
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import assert_all_finite, check_is_fitted, column_or_1d
+
+from . import metrics as _m
+from .acquisition import get_acquisition
+from .stopping import KLBound
+from .utils._compat import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    _fit_context,
+    _num_samples,
+    _safe_indexing,
+)
+
+__all__ = ["HybridScreenCV", "OracleError"]
+
+#: Rows of the library predicted and scored per task of the pool pass.
+POOL_CHUNK_SIZE = 65536
+
+
+class OracleError(RuntimeError):
+    """The oracle failed on a batch; the screen is left as it was before it."""
+
+
+def _estimator_has(attr):
+    """Delegate ``attr`` to the fitted estimator, else to the unfitted one."""
+
+    def check(self):
+        getattr(
+            self.estimator_ if hasattr(self, "estimator_") else self.estimator, attr
+        )
+        return True
+
+    return check
+
+
+def _missing(values):
+    """Boolean mask of missing labels (None or NaN) in a 1-d array."""
+    if values.dtype.kind == "f":
+        return np.isnan(values)
+    if values.dtype.kind == "O":
+        return np.array(
+            [v is None or (isinstance(v, float) and v != v) for v in values], dtype=bool
+        )
+    return np.zeros(values.shape, dtype=bool)
+
+
+def _positions(mask, limit=10):
+    """Format the positions where mask is True: '[1, 5, 9]' or '[1, ...] (+n)'."""
+    where = np.flatnonzero(mask)
+    shown = ", ".join(str(i) for i in where[:limit])
+    more = f", ... and {where.size - limit} more" if where.size > limit else ""
+    return f"[{shown}{more}]"
+
+
+def _top_k(scores, k, rng):
+    """Indices of the k highest scores, ties broken at random, highest first.
+
+    Runs in O(n) with ``np.partition``; only the selected items are sorted.
+    """
+    n = scores.shape[0]
+    if k >= n:
+        selected = np.arange(n)
+    else:
+        kth = np.partition(scores, n - k)[n - k]
+        above = np.flatnonzero(scores > kth)
+        tied = np.flatnonzero(scores == kth)
+        selected = np.concatenate(
+            [above, rng.choice(tied, size=k - above.size, replace=False)]
+        )
+    order = np.lexsort((rng.random(selected.size), -scores[selected]))
+    return selected[order]
+
+
+def _seed_nested_random_states(estimator, seed):
+    """Seed every ``random_state`` left at None in ``estimator`` (nested too)."""
+    to_set = {
+        key: seed
+        for key, value in estimator.get_params(deep=True).items()
+        if value is None and (key == "random_state" or key.endswith("__random_state"))
+    }
+    if to_set:
+        estimator.set_params(**to_set)
+    return estimator
+
+
+def _score_chunk(estimator, X, acquisition, use_proba, constant_scores):
+    """Predictions, acquisition scores and confidences on one chunk of the pool."""
+    if use_proba:
+        proba = np.asarray(estimator.predict_proba(X))
+        pred = estimator.classes_[np.argmax(proba, axis=1)]
+        confidence = proba.max(axis=1)
+        if constant_scores:
+            scores = np.zeros(proba.shape[0])
+        elif getattr(acquisition, "from_proba", None) is not None:
+            scores = acquisition.from_proba(proba)
+        else:
+            scores = acquisition(estimator, X)
+    else:
+        pred = np.asarray(estimator.predict(X))
+        confidence = np.full(pred.shape[0], np.nan)
+        scores = (
+            np.zeros(pred.shape[0]) if constant_scores else acquisition(estimator, X)
+        )
+    scores = np.asarray(scores, dtype=float)
+    if scores.shape != (pred.shape[0],):
+        raise ValueError(
+            f"The acquisition function returned scores of shape {scores.shape}; "
+            f"expected ({pred.shape[0]},), one score per item."
+        )
+    if not np.all(np.isfinite(scores)):
+        raise ValueError(
+            "The acquisition function returned non-finite scores at positions "
+            f"{_positions(~np.isfinite(scores))} of a chunk; scores must be finite."
+        )
+    return pred, scores, confidence
+
+
+class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
+    """Hybrid screen by inference set design (paper Algorithm 1).
+
+    A library ``X`` is screened in rounds: the wrapped estimator is trained
+    on the items measured so far, predicts the rest (the *inference set*),
+    and the items it is least sure of are measured next, so that hard items
+    leave the set that must be predicted. After each batch, the accuracy of
+    the predictions made on the batch *before* its labels were revealed
+    bounds the accuracy on the inference set; the screen stops once the
+    resulting lower bound on the system accuracy (measured labels count as
+    correct) passes ``target`` (paper Eq. 5-6). The readout
+    ``transduction_`` holds measured labels and predictions for every item.
+
+    Like ``LassoCV`` choosing its own alpha, the screen chooses its own
+    budget: it validates itself on every batch it acquires.
+
+    ``fit`` is a loop of the :meth:`ask` / :meth:`tell` steps that a lab
+    drives by hand, so simulation and production share one code path.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        The model, a classifier or a regressor (the screen becomes one too).
+        Anything that accepts the library ``X``: arrays, sparse matrices,
+        DataFrames, or SMILES strings for a pipeline starting with
+        :class:`~sklearn_isd.MorganFingerprint`. Cloned every round.
+    acquisition : str or callable, default="auto"
+        How to choose the next batch: ``"least_confidence"`` (Eq. 3),
+        ``"margin"``, ``"entropy"``, ``"vote_entropy"`` (Eq. 4, committees),
+        ``"std"`` (regression committees), ``"random"``, or a callable
+        ``score(estimator, X) -> ndarray`` (higher is acquired first).
+        ``"auto"`` is least confidence for classifiers and committee ``std``
+        for regressors. See :mod:`sklearn_isd.acquisition`.
+    batch_size : int or float, default=0.01
+        Items measured per round: an int, or a float in (0, 1] for a fraction
+        of the library (rounded up).
+    initial_batch_size : int, float or None, default=None
+        Size of the first batch, drawn at random before any model exists;
+        None uses ``batch_size``.
+    stopping : {"kl"}, StoppingCriterion or None, default="kl"
+        ``"kl"`` is :class:`~sklearn_isd.stopping.KLBound` with this screen's
+        ``target`` and ``delta``; a criterion object from
+        :mod:`sklearn_isd.stopping` is cloned and used with its own
+        parameters; None measures until ``max_fraction``. Whatever the
+        choice, the KL bounds are recorded in ``history_``.
+    target : float, default=0.95
+        System accuracy to reach, in (0, 1).
+    delta : float, default=0.05
+        Probability that the lower bound of a round fails, in (0, 1).
+    tolerance : float or None, default=None
+        Regression only: a prediction within ``tolerance`` of the measured
+        value counts as correct, for the system accuracy and the stopping
+        bound. Required for a regressor with ``stopping="kl"``.
+    max_fraction : float, default=1.0
+        Never measure more than this fraction of the library, in (0, 1].
+    oracle : callable or None, default=None
+        ``oracle(indices) -> labels``, called once per batch (a lab). None
+        reveals the labels from ``y`` (a simulated screen).
+    n_jobs : int or None, default=None
+        Parallel jobs for predicting and scoring the inference set in
+        chunks, through :class:`joblib.Parallel` (so
+        ``joblib.parallel_config(backend="dask")`` spreads it on a cluster).
+        None means 1 unless in a ``joblib.parallel_config`` context.
+    random_state : int, RandomState instance or None, default=None
+        Draws the initial batch, breaks ties between equal scores (so
+        ``"random"`` acquisition is reproducible) and seeds every
+        ``random_state`` of the wrapped estimator left at None.
+    verbose : int, default=0
+        Print one line per round when > 0.
+
+    Attributes
+    ----------
+    estimator_ : estimator object
+        The model refit on the final observed set. Until two classes have
+        been measured, a classifier screen uses a
+        :class:`~sklearn.dummy.DummyClassifier` predicting the only class
+        seen, and draws batches at random (all scores tie).
+    transduction_ : ndarray of shape (n_samples,)
+        The hybrid readout: measured labels where observed, predictions of
+        ``estimator_`` elsewhere.
+    observed_mask_ : ndarray of bool of shape (n_samples,)
+        True where the label was measured.
+    acquired_iter_ : ndarray of int of shape (n_samples,)
+        Round in which each item was measured (0 = the initial batch), -1 if
+        never (it is in the inference set).
+    n_iter_ : int
+        Batches acquired, the initial one included.
+    termination_condition_ : {"target_reached", "max_fraction", \
+            "all_acquired"} or None
+        Why the screen stopped; None while it goes on.
+    stop_ : bool
+        Whether the screen has stopped.
+    history_ : dict of ndarray
+        One entry per acquired batch (the initial one included), recorded
+        after the model was refit on the labels measured so far, so
+        ``pandas.DataFrame(history_)`` is a table of rounds. Keys:
+
+        - ``n_observed``, ``fraction_observed``: measured items so far.
+        - ``n_batch``: items in this batch.
+        - ``batch_score``: accuracy of the predictions made on the batch
+          before its labels were revealed (regressors: share within
+          ``tolerance``; NaN without tolerance, and for the initial batch).
+        - ``batch_lower_bound``: KL lower bound on that accuracy (Eq. 5).
+        - ``system_lower_bound``: lower bound on the system accuracy (Eq. 6).
+        - ``fit_time``, ``score_time``: seconds to refit and to predict and
+          score the inference set.
+        - Regressors: ``batch_mse``, ``batch_mae``.
+        - Simulations (``y`` given to ``fit``): the true ``system_score`` and
+          ``inference_score`` of the readout (accuracy; for regressors the
+          share within tolerance, or R^2 without tolerance); regressors also
+          ``system_mse``, ``inference_mse``, ``system_mae``,
+          ``inference_mae``.
+    stopping_ : StoppingCriterion or None
+        The criterion in use, with its state.
+    acquisition_ : callable
+        The resolved acquisition function.
+    classes_ : ndarray
+        Classes seen by ``estimator_`` (classifiers).
+    n_features_in_ : int
+        Delegated to ``estimator_`` when it defines it.
+
+    See Also
+    --------
+    sklearn.semi_supervised.SelfTrainingClassifier : the precedent for the
+        iterative meta-estimator conventions followed here.
+
+    Notes
+    -----
+    Until two classes have been measured, a classifier screen cannot train
+    its model: it predicts the single class seen and draws the next batch at
+    random; the rounds go on as usual and the batch accuracy of those
+    constant predictions still feeds the bound.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_isd import HybridScreenCV
+    >>> X, y = make_classification(n_samples=2000, random_state=0)
+    >>> screen = HybridScreenCV(LogisticRegression(), batch_size=50,
+    ...                         target=0.95, random_state=0).fit(X, y)
+    >>> screen.termination_condition_
+    'target_reached'
+    >>> bool(screen.history_["system_score"][-1] >= 0.95)
+    True
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "predict"])],
+        "acquisition": [StrOptions({"auto"}), str, callable],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Real, 0, 1, closed="right"),
+        ],
+        "initial_batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Real, 0, 1, closed="right"),
+            None,
+        ],
+        "stopping": [StrOptions({"kl"}), HasMethods(["reset", "update"]), None],
+        "target": [Interval(Real, 0, 1, closed="neither")],
+        "delta": [Interval(Real, 0, 1, closed="neither")],
+        "tolerance": [Interval(Real, 0, None, closed="left"), None],
+        "max_fraction": [Interval(Real, 0, 1, closed="right")],
+        "oracle": [callable, None],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        *,
+        acquisition="auto",
+        batch_size=0.01,
+        initial_batch_size=None,
+        stopping="kl",
+        target=0.95,
+        delta=0.05,
+        tolerance=None,
+        max_fraction=1.0,
+        oracle=None,
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.estimator = estimator
+        self.acquisition = acquisition
+        self.batch_size = batch_size
+        self.initial_batch_size = initial_batch_size
+        self.stopping = stopping
+        self.target = target
+        self.delta = delta
+        self.tolerance = tolerance
+        self.max_fraction = max_fraction
+        self.oracle = oracle
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------
+    # Public loop
+    # ------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Run a whole hybrid screen over the library ``X``.
+
+        Parameters
+        ----------
+        X : indexable of shape (n_samples, ...)
+            The whole library, in any form the estimator accepts.
+        y : array-like of shape (n_samples,), default=None
+            True labels of the whole library. Without ``oracle``, labels are
+            revealed from ``y`` (a simulation); with an oracle, ``y`` (if
+            given) is used only to record the true system score in
+            ``history_``. Without both, there is nothing to measure with.
+
+        Returns
+        -------
+        self : object
+            The fitted screen.
+
+        Raises
+        ------
+        OracleError
+            If the oracle fails; the screen keeps every label measured
+            before, and :meth:`resume` retries the batch.
+        """
+        if y is None and self.oracle is None:
+            raise ValueError(
+                "HybridScreenCV requires y to be passed, but the target y is None "
+                "and there is no oracle: pass y (the labels to reveal in a "
+                "simulated screen) or oracle=callable(indices) -> labels."
+            )
+        self._start(X, y)
+        return self._run()
+
+    def resume(self, X=None):
+        """Continue the screen from its current state until it stops.
+
+        Use it after an oracle failure (once the oracle works again, e.g.
+        after ``set_params(oracle=...)``) or to go on with a screen driven by
+        :meth:`ask`/:meth:`tell`. It reveals labels with ``oracle`` or, in a
+        simulation, from the ``y`` given to :meth:`fit`.
+
+        Parameters
+        ----------
+        X : indexable of shape (n_samples, ...), default=None
+            The library, needed if the screen does not hold it (after
+            unpickling).
+
+        Returns
+        -------
+        self : object
+            The screen.
+        """
+        self._check_started()
+        if X is not None:
+            self._attach(X)
+        if self.oracle is None and self._y_true is None:
+            raise ValueError(
+                "resume() needs an oracle (set_params(oracle=...)) for a screen "
+                "started without y."
+            )
+        return self._run()
+
+    def ask(self, X=None):
+        """Indices of the next batch to measure.
+
+        The first call starts a campaign on the library ``X``. Calling
+        ``ask`` again before :meth:`tell` returns the same batch.
+
+        Parameters
+        ----------
+        X : indexable of shape (n_samples, ...), default=None
+            The library. Required on the first call; later calls may omit it
+            or pass the same library again.
+
+        Returns
+        -------
+        indices : ndarray of int
+            Positions in ``X`` to measure, most informative first. Empty once
+            every item (or ``max_fraction`` of the library) is measured.
+        """
+        if not hasattr(self, "observed_mask_"):
+            if X is None:
+                raise ValueError("The first call to ask() needs the library X.")
+            self._start(X, None)
+        elif X is not None:
+            self._attach(X)
+        self._refresh()
+        if self._pending is None:
+            self._pending = self._propose()
+        return self._pending.copy()
+
+    def tell(self, indices, labels):
+        """Record measured labels, refit the model and update the bound.
+
+        Validation happens before anything changes: bad indices or labels
+        raise and leave the screen exactly as it was. Once validated, the
+        labels are stored before the model is refit, so if refitting fails,
+        no measured label is lost and the next call retries the refit.
+
+        Parameters
+        ----------
+        indices : array-like of int
+            Positions in the library that were measured, normally the batch
+            returned by :meth:`ask` (the bound assumes so).
+        labels : array-like of shape (n_indices,)
+            The measured labels, in the same order.
+
+        Returns
+        -------
+        self : object
+            The screen, with its fitted attributes updated and ``stop_``
+            telling whether to stop.
+        """
+        self._check_started()
+        indices, labels = self._validate_batch(indices, labels)
+        self._commit(indices, labels)
+        self._refresh()
+        return self
+
+    # ------------------------------------------------------------------
+    # Internals
+    # ------------------------------------------------------------------
+    def _start(self, X, y):
+        self._validate_params()
+        # Sparse input becomes CSR (row indexing); other array-likes without
+        # __getitem__ become arrays. Lists, arrays and DataFrames are kept.
+        X = indexable(X)[0]
+        n = _num_samples(X)
+        if n == 0:
+            raise ValueError("The library X is empty: there is nothing to screen.")
+        if y is not None:
+            y = column_or_1d(y, warn=True)
+            if y.shape[0] != n:
+                raise ValueError(
+                    f"X holds {n} items but y holds {y.shape[0]} labels; a "
+                    "simulated screen needs the label of every library item."
+                )
+            missing = _missing(y)
+            if y.dtype.kind == "f" and np.isinf(y).any():
+                assert_all_finite(y, input_name="y")
+            if missing.any():
+                raise ValueError(
+                    f"y has {missing.sum()} missing labels at positions "
+                    f"{_positions(missing)}. A simulated screen reveals labels "
+                    "from y, so every item needs one; to screen with unknown "
+                    "labels pass an oracle, or drive the screen with ask/tell."
+                )
+        self._is_classifier = is_classifier(self.estimator)
+        if self.tolerance is not None and self._is_classifier:
+            raise ValueError(
+                "tolerance applies to regressors only: a classifier's prediction "
+                "is correct when it equals the label. Leave tolerance=None."
+            )
+        self._batch = self._n_items(self.batch_size, n, "batch_size")
+        self._initial_batch = (
+            self._batch
+            if self.initial_batch_size is None
+            else self._n_items(self.initial_batch_size, n, "initial_batch_size")
+        )
+        self._budget = max(1, int(np.floor(self.max_fraction * n + 1e-9)))
+        self.acquisition_ = get_acquisition(self.acquisition, self.estimator)
+        self.stopping_ = self._make_stopping()
+        self._monitor = self.stopping_
+        if self._monitor is None and self._has_correctness():
+            self._monitor = KLBound(target=self.target, delta=self.delta)
+        if self._monitor is not None:
+            self._monitor.reset()
+        self._seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+
+        self._library = X
+        self._y_true = y
+        self._n = n
+        self.observed_mask_ = np.zeros(n, dtype=bool)
+        self.acquired_iter_ = np.full(n, -1, dtype=np.intp)
+        self.n_iter_ = 0
+        self.stop_ = False
+        self.termination_condition_ = None
+        self._obs_idx = np.empty(0, dtype=np.intp)
+        self._obs_y = None
+        self._pool = None  # inference indices, predictions, scores, confidences
+        self._pending = None  # the batch proposed by ask, not yet told
+        self._pending_row = None  # history row waiting for a successful refit
+        self._single_class = False
+        self.history_ = {
+            key: np.empty(0, dtype=np.intp if key.startswith("n_") else float)
+            for key in self._history_keys()
+        }
+        for attr in ("estimator_", "transduction_"):
+            if hasattr(self, attr):
+                delattr(self, attr)
+
+    def _n_items(self, size, n, name):
+        if isinstance(size, Integral):
+            if size > n:
+                raise ValueError(
+                    f"{name}={size} is larger than the library ({n} items); pass "
+                    f"an int in [1, {n}] or a fraction in (0, 1]."
+                )
+            return int(size)
+        return max(1, int(np.ceil(size * n - 1e-9)))
+
+    def _has_correctness(self):
+        return self._is_classifier or self.tolerance is not None
+
+    def _make_stopping(self):
+        if self.stopping is None:
+            return None
+        if self.stopping == "kl":
+            if not self._has_correctness():
+                raise ValueError(
+                    "stopping='kl' needs a notion of a correct prediction, which a "
+                    "regressor only has with a tolerance: pass tolerance=... (a "
+                    "prediction within it of the measured value counts as "
+                    "correct), or stopping=None to measure up to max_fraction."
+                )
+            return KLBound(target=self.target, delta=self.delta)
+        return clone(self.stopping)
+
+    def _history_keys(self):
+        keys = [
+            "n_observed",
+            "fraction_observed",
+            "n_batch",
+            "batch_score",
+            "batch_lower_bound",
+            "system_lower_bound",
+            "fit_time",
+            "score_time",
+        ]
+        if not self._is_classifier:
+            keys += ["batch_mse", "batch_mae"]
+        if self._y_true is not None:
+            keys += ["system_score", "inference_score"]
+            if not self._is_classifier:
+                keys += ["system_mse", "inference_mse", "system_mae", "inference_mae"]
+        return keys
+
+    def _check_started(self):
+        if not hasattr(self, "observed_mask_"):
+            raise ValueError(
+                "This screen has not started: call fit(X, y) or ask(X) first."
+            )
+        if getattr(self, "_library", None) is None:
+            raise ValueError(
+                "This screen does not hold its library (it was unpickled or "
+                "loaded): pass it again with ask(X) or resume(X)."
+            )
+
+    def _attach(self, X):
+        X = indexable(X)[0]
+        n = _num_samples(X)
+        if n != self._n:
+            raise ValueError(
+                f"This screen runs on a library of {self._n} items; got X with {n}."
+            )
+        self._library = X
+
+    def _round_rng(self, round_):
+        return np.random.default_rng([self._seed, round_])
+
+    def _propose(self):
+        """Choose the next batch from the cached scores of the inference set."""
+        inference = np.flatnonzero(~self.observed_mask_)
+        size = self._initial_batch if self.n_iter_ == 0 else self._batch
+        size = min(size, self._budget - self._obs_idx.size, inference.size)
+        if size <= 0:
+            return np.empty(0, dtype=np.intp)
+        scores = np.zeros(inference.size) if self._pool is None else self._pool[2]
+        return inference[_top_k(scores, size, self._round_rng(self.n_iter_))]
+
+    def _validate_batch(self, indices, labels):
+        indices = np.asarray(indices)
+        if indices.ndim != 1 or not (indices.dtype.kind in "iu" or (indices.size == 0)):
+            raise TypeError(
+                "indices must be a 1-d array of integer positions in the library; "
+                f"got dtype {indices.dtype} and shape {indices.shape}."
+            )
+        indices = indices.astype(np.intp)
+        out = (indices < 0) | (indices >= self._n)
+        if out.any():
+            raise ValueError(
+                f"indices {indices[out][:10].tolist()} are outside the library "
+                f"(valid positions are 0 to {self._n - 1})."
+            )
+        uniq, counts = np.unique(indices, return_counts=True)
+        if (counts > 1).any():
+            raise ValueError(
+                f"indices {uniq[counts > 1][:10].tolist()} appear more than once "
+                "in the batch."
+            )
+        seen = self.observed_mask_[indices]
+        if seen.any():
+            raise ValueError(
+                f"indices {indices[seen][:10].tolist()} were already measured; "
+                "each item is measured once."
+            )
+        labels = np.asarray(labels)
+        if labels.ndim == 2 and labels.shape[1] == 1:
+            labels = labels.ravel()
+        if labels.ndim != 1 or labels.shape[0] != indices.shape[0]:
+            raise ValueError(
+                f"Got {labels.shape[0] if labels.ndim else 'a scalar as'} labels "
+                f"(shape {labels.shape}) for {indices.shape[0]} indices; pass one "
+                "label per index."
+            )
+        missing = _missing(labels)
+        if missing.any():
+            raise ValueError(
+                f"labels are missing (None or NaN) at batch positions "
+                f"{_positions(missing)} (library indices "
+                f"{indices[missing][:10].tolist()}). Every measured item needs a "
+                "label; leave failed measurements out of the batch."
+            )
+        if not self._is_classifier:
+            if labels.dtype.kind not in "biuf":
+                try:
+                    labels = labels.astype(float)
+                except (TypeError, ValueError):
+                    raise ValueError(
+                        "A regression screen needs numeric labels; got values of "
+                        f"dtype {labels.dtype}."
+                    ) from None
+            bad = ~np.isfinite(labels.astype(float))
+            if bad.any():
+                raise ValueError(
+                    f"labels are not finite at batch positions {_positions(bad)}."
+                )
+        return indices, labels
+
+    def _commit(self, indices, labels):
+        """Store validated labels, update the stopping rule and history row."""
+        round_ = self.n_iter_
+        row = dict.fromkeys(self.history_, np.nan)
+        batch_correct = None
+        if self._pool is not None and indices.size:
+            positions = np.searchsorted(self._pool[0], indices)
+            predictions = self._pool[1][positions]
+            if self._has_correctness():
+                batch_correct = _m.correct(
+                    labels, predictions, tolerance=self.tolerance
+                )
+                row["batch_score"] = batch_correct.mean()
+            if not self._is_classifier:
+                err = predictions.astype(float) - labels.astype(float)
+                row["batch_mse"] = float(np.mean(err**2))
+                row["batch_mae"] = float(np.mean(np.abs(err)))
+
+        self._obs_idx = np.concatenate([self._obs_idx, indices])
+        self._obs_y = (
+            labels if self._obs_y is None else np.concatenate([self._obs_y, labels])
+        )
+        self.observed_mask_[indices] = True
+        self.acquired_iter_[indices] = round_
+        self.n_iter_ = round_ + 1
+        self._pending = None
+        self._pool = None  # the inference set changed: scores must be recomputed
+
+        n_obs = self._obs_idx.size
+        row.update(
+            n_observed=n_obs, fraction_observed=n_obs / self._n, n_batch=indices.size
+        )
+        criterion_stop = False
+        if self._monitor is not None:
+            monitor_stop = self._monitor.update(
+                batch_correct=batch_correct, n_observed=n_obs, n_library=self._n
+            )
+            criterion_stop = monitor_stop and self.stopping_ is not None
+            row["batch_lower_bound"] = self._monitor.batch_lower_bound_
+            row["system_lower_bound"] = self._monitor.system_lower_bound_
+        if n_obs == self._n:
+            self.termination_condition_ = "all_acquired"
+        elif criterion_stop:
+            self.termination_condition_ = self.stopping_.termination_condition
+        elif n_obs >= self._budget:
+            self.termination_condition_ = "max_fraction"
+        self.stop_ = self.termination_condition_ is not None
+        self._pending_row = row
+
+    def _fit_estimator(self):
+        labels = self._obs_y
+        X_obs = _safe_indexing(self._library, self._obs_idx)
+        self._single_class = self._is_classifier and np.unique(labels).size < 2
+        if self._single_class:
+            estimator = DummyClassifier(strategy="prior")
+        else:
+            estimator = _seed_nested_random_states(clone(self.estimator), self._seed)
+        return estimator.fit(X_obs, labels)
+
+    def _score_pool(self, estimator, inference):
+        """Predict and score the inference set in chunks, through joblib."""
+        use_proba = self._is_classifier and hasattr(estimator, "predict_proba")
+        n_chunks = max(1, -(-inference.size // POOL_CHUNK_SIZE))
+        chunks = np.array_split(inference, n_chunks)
+        results = Parallel(n_jobs=self.n_jobs)(
+            delayed(_score_chunk)(
+                estimator,
+                _safe_indexing(self._library, chunk),
+                self.acquisition_,
+                use_proba,
+                self._single_class,
+            )
+            for chunk in chunks
+        )
+        pred, scores, confidence = (np.concatenate(part) for part in zip(*results))
+        return inference, pred, scores, confidence
+
+    def _refresh(self):
+        """Refit on the measured labels and rescore the inference set if stale.
+
+        Runs after each tell. If it raises (the estimator failed to fit), the
+        measured labels are kept and the next ask/tell/resume retries it.
+        """
+        if self._pending_row is None:
+            return
+        row = self._pending_row
+        t0 = time.perf_counter()
+        estimator = self._fit_estimator()
+        t1 = time.perf_counter()
+        inference = np.flatnonzero(~self.observed_mask_)
+        if inference.size:
+            pool = self._score_pool(estimator, inference)
+        else:
+            pool = (inference, np.empty(0, self._obs_y.dtype), np.empty(0), np.empty(0))
+        t2 = time.perf_counter()
+
+        dtype = np.result_type(self._obs_y.dtype, pool[1].dtype)
+        transduction = np.empty(self._n, dtype=dtype)
+        transduction[self._obs_idx] = self._obs_y
+        transduction[inference] = pool[1]
+
+        row.update(fit_time=t1 - t0, score_time=t2 - t1)
+        if self._y_true is not None:
+            row.update(self._true_scores(transduction))
+        self.estimator_ = estimator
+        self.transduction_ = transduction
+        self._pool = pool
+        self.history_ = {
+            key: np.append(values, row[key]) for key, values in self.history_.items()
+        }
+        self._pending_row = None
+        if self.verbose:
+            print(self._format_round(len(self.history_["n_observed"]) - 1))
+        if self.stop_ and self._single_class and self._is_classifier:
+            warnings.warn(
+                "The screen stopped having measured a single class; estimator_ "
+                "is a DummyClassifier predicting it.",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def _true_scores(self, transduction):
+        y, mask = self._y_true, self.observed_mask_
+        if self._is_classifier or self.tolerance is not None:
+            scores = {
+                "system_score": _m.system_accuracy(
+                    y, transduction, mask, tolerance=self.tolerance
+                ),
+                "inference_score": _m.inference_accuracy(
+                    y, transduction, mask, tolerance=self.tolerance
+                ),
+            }
+        else:
+            scores = {
+                "system_score": _m._system_r2(y, transduction, mask),
+                "inference_score": _m._inference_r2(y, transduction, mask),
+            }
+        if not self._is_classifier:
+            scores.update(
+                system_mse=_m.system_mean_squared_error(y, transduction, mask),
+                inference_mse=_m.inference_mean_squared_error(y, transduction, mask),
+                system_mae=_m.system_mean_absolute_error(y, transduction, mask),
+                inference_mae=_m.inference_mean_absolute_error(y, transduction, mask),
+            )
+        return scores
+
+    def _format_round(self, i):
+        h = self.history_
+        parts = [
+            f"round {i:3d}",
+            f"measured {h['n_observed'][i]:7d} "
+            f"({100 * h['fraction_observed'][i]:5.1f}%)",
+            f"batch acc {h['batch_score'][i]:.3f}",
+            f"bound {h['system_lower_bound'][i]:.4f}",
+        ]
+        if "system_score" in h:
+            parts.append(f"true system {h['system_score'][i]:.4f}")
+        parts.append(f"fit {h['fit_time'][i]:.2f}s")
+        return " | ".join(parts)
+
+    def _run(self):
+        """The loop of Algorithm 1: ask, measure, tell, until the screen stops."""
+        self._refresh()
+        while not self.stop_:
+            indices = self.ask()
+            round_ = self.n_iter_
+            if self.oracle is None:
+                labels = self._y_true[indices]
+            else:
+                try:
+                    labels = self.oracle(indices.copy())
+                except Exception as exc:
+                    raise OracleError(
+                        f"The oracle failed on the batch of round {round_} "
+                        f"({indices.size} items): {exc!r}. The screen keeps the "
+                        f"{self._obs_idx.size} labels measured before; call "
+                        "resume() to retry the batch."
+                    ) from exc
+            try:
+                indices, labels = self._validate_batch(indices, labels)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(
+                    f"The oracle returned invalid labels for the batch of round "
+                    f"{round_}: {exc} The screen is unchanged; fix the oracle and "
+                    "call resume()."
+                ) from exc
+            self._commit(indices, labels)
+            self._refresh()
+        return self
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_library", None)  # the library is the user's data, not state
+        return state
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "estimator_")
+
+    # ------------------------------------------------------------------
+    # Delegation to the fitted estimator
+    # ------------------------------------------------------------------
+    @property
+    def classes_(self):
+        """Classes known to ``estimator_``."""
+        check_is_fitted(self)
+        return self.estimator_.classes_
+
+    @property
+    def n_features_in_(self):
+        """Number of features seen by ``estimator_`` (when it defines it)."""
+        check_is_fitted(self)
+        return self.estimator_.n_features_in_
+
+    @property
+    def feature_names_in_(self):
+        """Feature names seen by ``estimator_`` (when it defines them)."""
+        check_is_fitted(self)
+        return self.estimator_.feature_names_in_
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X):
+        """Predict new items with ``estimator_``.
+
+        Parameters
+        ----------
+        X : indexable of shape (n_samples, ...)
+            Items, in the form the estimator accepts.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Predictions.
+        """
+        check_is_fitted(self)
+        return self.estimator_.predict(X)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities of new items from ``estimator_``.
+
+        Parameters
+        ----------
+        X : indexable of shape (n_samples, ...)
+            Items, in the form the estimator accepts.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities, columns ordered as ``classes_``.
+        """
+        check_is_fitted(self)
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Log class probabilities of new items from ``estimator_``.
+
+        Parameters
+        ----------
+        X : indexable of shape (n_samples, ...)
+            Items, in the form the estimator accepts.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities.
+        """
+        check_is_fitted(self)
+        return self.estimator_.predict_log_proba(X)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of ``estimator_`` on new items.
+
+        Parameters
+        ----------
+        X : indexable of shape (n_samples, ...)
+            Items, in the form the estimator accepts.
+
+        Returns
+        -------
+        scores : ndarray
+            As returned by ``estimator_.decision_function``.
+        """
+        check_is_fitted(self)
+        return self.estimator_.decision_function(X)
+
+    @available_if(_estimator_has("score"))
+    def score(self, X, y):
+        """Score of ``estimator_`` on new data (accuracy or R^2).
+
+        Parameters
+        ----------
+        X : indexable of shape (n_samples, ...)
+            Items, in the form the estimator accepts.
+        y : array-like of shape (n_samples,)
+            True labels.
+
+        Returns
+        -------
+        score : float
+            ``estimator_.score(X, y)``.
+        """
+        check_is_fitted(self)
+        return self.estimator_.score(X, y)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self.estimator)
+        tags.estimator_type = inner.estimator_type
+        tags.classifier_tags = inner.classifier_tags
+        tags.regressor_tags = inner.regressor_tags
+        tags.input_tags.sparse = inner.input_tags.sparse
+        tags.input_tags.string = inner.input_tags.string
+        tags.input_tags.two_d_array = inner.input_tags.two_d_array
+        tags.input_tags.allow_nan = inner.input_tags.allow_nan
+        tags.input_tags.categorical = inner.input_tags.categorical
+        tags.target_tags.required = True
+        # One label per library item; multi-output screens are not supported.
+        tags.target_tags.multi_output = False
+        tags.target_tags.single_output = True
+        if tags.classifier_tags is not None:
+            tags.classifier_tags.multi_label = False
+        return tags

@@ -1,0 +1,25 @@
+"""The private scikit-learn API that sklearn-isd relies on, in one place.
+
+scikit-learn does not promise stability for these names; importing them only
+here means a scikit-learn release can break this one file and nothing else.
+"""
+
+from sklearn.base import _fit_context
+from sklearn.utils._indexing import _safe_indexing
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_params,
+)
+from sklearn.utils.validation import _num_samples
+
+__all__ = [
+    "HasMethods",
+    "Interval",
+    "StrOptions",
+    "_fit_context",
+    "_num_samples",
+    "_safe_indexing",
+    "validate_params",
+]

@@ -1,0 +1,550 @@
+"""Behaviour of HybridScreenCV: the loop, its invariants and its errors."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits, make_classification, make_regression
+from sklearn.ensemble import BaggingRegressor, RandomForestClassifier
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.model_selection import GridSearchCV, ShuffleSplit
+from sklearn.svm import SVC
+
+from sklearn_isd import HybridScreenCV, OracleError
+from sklearn_isd.acquisition import least_confidence
+from sklearn_isd.datasets import corrupt_labels
+from sklearn_isd.metrics import make_screen_scorer, system_accuracy
+from sklearn_isd.stopping import Budget, KLBound, kl_lower_bound
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, y = make_classification(
+        n_samples=600, n_features=8, flip_y=0.05, class_sep=1.5, random_state=0
+    )
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def noisy_digits():
+    X, y = load_digits(return_X_y=True)
+    y_noisy = corrupt_labels(y, [3, 8], random_state=0)
+    return X / 16.0, y, y_noisy
+
+
+def _screen(**kwargs):
+    params = {"batch_size": 30, "random_state": 0}
+    params.update(kwargs)
+    return HybridScreenCV(LogisticRegression(), **params)
+
+
+# ----------------------------------------------------------------------------
+# The mechanism (paper Fig. 2-3)
+# ----------------------------------------------------------------------------
+def test_least_confidence_designs_an_easier_inference_set(noisy_digits):
+    """With two digits' labels shuffled, least confidence prunes the noisy
+    items from the inference set: higher inference accuracy than random at
+    the same budget, and mislabelled images acquired at a higher rate."""
+    X, y, y_noisy = noisy_digits
+    mislabelled = y_noisy != y
+    assert 0.05 < mislabelled.mean() < 0.15
+    results = {}
+    for acquisition in ("least_confidence", "random"):
+        screen = HybridScreenCV(
+            LogisticRegression(max_iter=200),
+            acquisition=acquisition,
+            batch_size=60,
+            stopping=None,
+            max_fraction=0.4,
+            random_state=0,
+        ).fit(X, y_noisy)
+        assert screen.termination_condition_ == "max_fraction"
+        results[acquisition] = screen
+    active, random_ = results["least_confidence"], results["random"]
+    np.testing.assert_array_equal(
+        active.history_["n_observed"], random_.history_["n_observed"]
+    )
+    gain = (
+        active.history_["inference_score"][-1] - random_.history_["inference_score"][-1]
+    )
+    assert gain > 0.08
+    assert active.history_["system_score"][-1] > random_.history_["system_score"][-1]
+    # Share of the mislabelled images that ended up measured.
+    share_active = mislabelled[active.observed_mask_].sum() / mislabelled.sum()
+    share_random = mislabelled[random_.observed_mask_].sum() / mislabelled.sum()
+    assert share_active > 1.5 * share_random
+
+
+# ----------------------------------------------------------------------------
+# Determinism and the ask/tell loop
+# ----------------------------------------------------------------------------
+def test_same_random_state_same_screen(blobs):
+    X, y = blobs
+    a = _screen(random_state=3).fit(X, y)
+    b = _screen(random_state=3).fit(X, y)
+    c = _screen(random_state=4).fit(X, y)
+    np.testing.assert_array_equal(a.acquired_iter_, b.acquired_iter_)
+    np.testing.assert_array_equal(a.transduction_, b.transduction_)
+    assert not np.array_equal(a.acquired_iter_, c.acquired_iter_)
+
+
+def test_fit_equals_ask_tell_by_hand(blobs):
+    X, y = blobs
+    fitted = _screen(random_state=7).fit(X, y)
+    manual = _screen(random_state=7)
+    batches = []
+    while True:
+        batch = manual.ask(X)
+        assert np.array_equal(batch, manual.ask())  # asking twice: same batch
+        manual.tell(batch, y[batch])
+        batches.append(batch)
+        if manual.stop_:
+            break
+    np.testing.assert_array_equal(manual.acquired_iter_, fitted.acquired_iter_)
+    np.testing.assert_array_equal(manual.transduction_, fitted.transduction_)
+    assert manual.n_iter_ == fitted.n_iter_ == len(batches)
+    assert manual.termination_condition_ == fitted.termination_condition_
+    for key in ("n_observed", "batch_score", "system_lower_bound"):
+        np.testing.assert_array_equal(manual.history_[key], fitted.history_[key])
+
+
+def test_loop_picks_the_least_confident_items(blobs):
+    """Independent recomputation of round 1: the batch is the top-b least
+    confident items of a model trained on the initial batch."""
+    X, y = blobs
+    screen = _screen(stopping=None, max_fraction=0.2).fit(X, y)
+    first = np.flatnonzero(screen.acquired_iter_ == 0)
+    second = np.flatnonzero(screen.acquired_iter_ == 1)
+    model = LogisticRegression().fit(X[first], y[first])
+    rest = np.setdiff1d(np.arange(len(y)), first)
+    scores = least_confidence(model, X[rest])
+    expected = rest[np.argsort(-scores, kind="stable")[: second.size]]
+    np.testing.assert_array_equal(np.sort(expected), second)
+
+
+def test_invariants_between_rounds_budget_and_history(blobs):
+    X, y = blobs
+    screen = _screen(batch_size=0.05, initial_batch_size=50, stopping=None).fit(X, y)
+    n = len(y)
+    assert screen.termination_condition_ == "all_acquired"
+    assert screen.observed_mask_.all() and (screen.acquired_iter_ >= 0).all()
+    counts = np.bincount(screen.acquired_iter_)
+    assert counts[0] == 50
+    assert (counts[1:-1] == int(np.ceil(0.05 * n))).all()
+    assert screen.n_iter_ == counts.size == screen.acquired_iter_.max() + 1
+    h = screen.history_
+    assert all(len(v) == screen.n_iter_ for v in h.values())
+    np.testing.assert_array_equal(h["n_observed"], np.cumsum(counts))
+    np.testing.assert_allclose(h["fraction_observed"], np.cumsum(counts) / n)
+    assert np.isnan(h["batch_score"][0]) and not np.isnan(h["batch_score"][1:]).any()
+    np.testing.assert_array_equal(screen.transduction_, y)  # all measured
+    import pandas as pd
+
+    frame = pd.DataFrame(h)
+    assert frame.shape == (screen.n_iter_, len(h))
+
+
+def test_history_bounds_are_equation_5_and_6(blobs):
+    """batch_score is the accuracy of the predictions made *before* the
+    reveal, and the bounds follow from it (independent recomputation)."""
+    X, y = blobs
+    screen = _screen(target=0.97).fit(X, y)
+    h = screen.history_
+    for t in range(1, screen.n_iter_):
+        observed_before = (screen.acquired_iter_ >= 0) & (screen.acquired_iter_ < t)
+        batch = np.flatnonzero(screen.acquired_iter_ == t)
+        model = LogisticRegression().fit(X[observed_before], y[observed_before])
+        accuracy = np.mean(model.predict(X[batch]) == y[batch])
+        assert h["batch_score"][t] == pytest.approx(accuracy)
+        alpha = kl_lower_bound(accuracy, batch.size, 0.05)
+        assert h["batch_lower_bound"][t] == pytest.approx(alpha)
+        n_obs = h["n_observed"][t]
+        bound = (n_obs + alpha * (len(y) - n_obs)) / len(y)
+        assert h["system_lower_bound"][t] == pytest.approx(bound)
+    assert h["system_lower_bound"][-1] > 0.97
+    assert (h["system_lower_bound"][:-1] <= 0.97).all()
+    assert screen.termination_condition_ == "target_reached"
+    true_acc = system_accuracy(y, screen.transduction_, screen.observed_mask_)
+    assert h["system_score"][-1] == pytest.approx(true_acc)
+
+
+def test_zero_rounds_equals_the_plain_estimator(blobs):
+    X, y = blobs
+    screen = _screen(initial_batch_size=len(y)).fit(X, y)
+    assert screen.n_iter_ == 1
+    assert screen.termination_condition_ == "all_acquired"
+    plain = LogisticRegression().fit(X, y)
+    np.testing.assert_allclose(screen.predict_proba(X), plain.predict_proba(X))
+    np.testing.assert_array_equal(screen.predict(X), plain.predict(X))
+    assert screen.score(X, y) == plain.score(X, y)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "condition"),
+    [
+        ({"target": 0.9}, "target_reached"),
+        ({"stopping": None, "max_fraction": 0.25}, "max_fraction"),
+        ({"stopping": Budget(max_fraction=0.2)}, "max_fraction"),
+        ({"stopping": None}, "all_acquired"),
+        ({"target": 0.999999, "delta": 1e-6}, "all_acquired"),
+    ],
+)
+def test_every_termination_condition(blobs, kwargs, condition):
+    X, y = blobs
+    screen = _screen(**kwargs).fit(X, y)
+    assert screen.termination_condition_ == condition
+    assert screen.stop_
+    if condition == "max_fraction":
+        fraction = kwargs.get("max_fraction") or kwargs["stopping"].max_fraction
+        assert screen.observed_mask_.sum() == int(fraction * len(y))
+
+
+def test_stopping_object_is_cloned_and_used_with_its_parameters(blobs):
+    X, y = blobs
+    rule = KLBound(target=0.8, delta=0.2)
+    screen = _screen(stopping=rule, target=0.99).fit(X, y)
+    assert screen.stopping_ is not rule and not hasattr(rule, "stop_")
+    assert screen.history_["system_lower_bound"][-1] > 0.8
+    assert screen.history_["system_lower_bound"][-1] < 0.99
+
+
+# ----------------------------------------------------------------------------
+# Inputs
+# ----------------------------------------------------------------------------
+def test_sparse_dataframe_and_string_labels(blobs):
+    pd = pytest.importorskip("pandas")
+    import scipy.sparse as sp
+
+    X, y = blobs
+    labels = np.array(["inactive", "active"], dtype=object)[y]
+    dense = _screen().fit(X, labels)
+    sparse = _screen().fit(sp.csr_matrix(X), labels)
+    frame = _screen().fit(pd.DataFrame(X, columns=[f"f{i}" for i in range(8)]), labels)
+    for other in (sparse, frame):
+        np.testing.assert_array_equal(other.acquired_iter_, dense.acquired_iter_)
+        np.testing.assert_array_equal(other.transduction_, dense.transduction_)
+    assert set(dense.transduction_) == {"inactive", "active"}
+    assert list(frame.feature_names_in_) == [f"f{i}" for i in range(8)]
+    assert dense.n_features_in_ == 8
+
+
+def test_single_class_first_batch_does_not_crash():
+    X, y = make_classification(n_samples=400, weights=[0.97], random_state=0)
+    screen = HybridScreenCV(
+        LogisticRegression(),
+        batch_size=10,
+        stopping=None,
+        max_fraction=0.5,
+        random_state=0,
+    ).fit(X, y)
+    # The first batches hold only the majority class: constant predictions,
+    # random batches; once the minority shows up the model takes over.
+    assert np.unique(y[screen.acquired_iter_ == 0]).size == 1
+    assert isinstance(screen.estimator_, LogisticRegression)
+    assert screen.termination_condition_ == "max_fraction"
+
+
+def test_single_class_library_predicts_that_class():
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    y = np.ones(50, dtype=int)
+    with pytest.warns(UserWarning, match="single class"):
+        screen = _screen(batch_size=10, target=0.9).fit(X, y)
+    np.testing.assert_array_equal(screen.predict(X), y)
+
+
+def test_clone_and_get_params_round_trip(blobs):
+    screen = _screen(acquisition="margin", target=0.9, tolerance=None)
+    cloned = clone(screen)
+    assert cloned.get_params()["acquisition"] == "margin"
+    assert cloned.get_params(deep=True)["estimator__C"] == 1.0
+    cloned.set_params(estimator__C=0.5, batch_size=0.1)
+    assert cloned.estimator.C == 0.5 and screen.estimator.C == 1.0
+    X, y = blobs
+    fitted = cloned.fit(X, y)
+    assert clone(fitted).get_params()["batch_size"] == 0.1
+    assert not hasattr(clone(fitted), "estimator_")
+
+
+def test_pickle_drops_the_library_and_resume_reattaches_it(blobs):
+    X, y = blobs
+    screen = _screen(stopping=None, max_fraction=0.1)
+    batch = screen.ask(X)
+    screen.tell(batch, y[batch])
+    restored = pickle.loads(pickle.dumps(screen))
+    assert not hasattr(restored, "_library")
+    with pytest.raises(ValueError, match="does not hold its library"):
+        restored.tell(restored.ask(), [])
+    restored.ask(X)
+    np.testing.assert_array_equal(restored.ask(), screen.ask())
+
+
+def test_grid_search_ranks_strategies_by_labels_to_target(noisy_digits):
+    X, _, y_noisy = noisy_digits
+    search = GridSearchCV(
+        HybridScreenCV(
+            LogisticRegression(max_iter=200),
+            batch_size=60,
+            stopping=None,
+            max_fraction=0.5,
+            random_state=0,
+        ),
+        {"acquisition": ["random", "least_confidence"]},
+        scoring=make_screen_scorer(target=0.9),
+        cv=ShuffleSplit(n_splits=1, test_size=0.1, random_state=0),
+    ).fit(X, y_noisy)
+    assert search.best_params_ == {"acquisition": "least_confidence"}
+    scores = search.cv_results_["mean_test_score"]
+    assert -1.0 <= scores.min() < scores.max() < 0
+
+
+# ----------------------------------------------------------------------------
+# Regression screens
+# ----------------------------------------------------------------------------
+def test_regression_screen_with_tolerance_and_committee():
+    X, y = make_regression(n_samples=500, n_features=5, noise=5.0, random_state=0)
+    screen = HybridScreenCV(
+        BaggingRegressor(Ridge(), n_estimators=5),
+        tolerance=15.0,
+        batch_size=25,
+        target=0.9,
+        random_state=0,
+    ).fit(X, y)
+    h = screen.history_
+    for key in ("batch_mse", "system_mse", "inference_mae", "system_score"):
+        assert key in h and len(h[key]) == screen.n_iter_
+    assert screen.termination_condition_ == "target_reached"
+    within = np.abs(screen.transduction_ - y) <= 15.0
+    assert h["system_score"][-1] == pytest.approx(within.mean())
+
+
+def test_regressor_kl_without_tolerance_is_a_clear_error():
+    X, y = make_regression(n_samples=100, random_state=0)
+    with pytest.raises(ValueError, match="tolerance"):
+        HybridScreenCV(BaggingRegressor(Ridge())).fit(X, y)
+
+
+def test_auto_acquisition_on_a_regressor_without_members_is_a_clear_error():
+    X, y = make_regression(n_samples=100, random_state=0)
+    with pytest.raises(ValueError, match=r"committee.*acquisition='random'"):
+        HybridScreenCV(Ridge(), tolerance=1.0).fit(X, y)
+    screen = HybridScreenCV(
+        Ridge(), acquisition="random", stopping=None, max_fraction=0.3, batch_size=10
+    ).fit(X, y)
+    assert "inference_score" in screen.history_  # R^2 without tolerance
+
+
+def test_tolerance_on_a_classifier_is_rejected(blobs):
+    with pytest.raises(ValueError, match="regressors only"):
+        _screen(tolerance=0.5).fit(*blobs)
+
+
+# ----------------------------------------------------------------------------
+# Bad input: clear errors, nothing lost
+# ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"batch_size": 0}, r"batch_size.*range \[1, inf\).*\(0.0, 1.0\]"),
+        ({"batch_size": -0.5}, r"batch_size"),
+        ({"batch_size": 1.5}, r"batch_size"),
+        ({"batch_size": 601}, r"batch_size=601 is larger than the library"),
+        ({"initial_batch_size": 1000}, r"initial_batch_size=1000 is larger"),
+        ({"target": 1.0}, r"target.*range \(0.0, 1.0\)"),
+        ({"target": 0}, r"target"),
+        ({"delta": 0.0}, r"delta.*range \(0.0, 1.0\)"),
+        ({"delta": 1.2}, r"delta"),
+        ({"max_fraction": 0}, r"max_fraction"),
+        ({"stopping": "chernoff"}, r"stopping"),
+        ({"acquisition": "uncertainty"}, r"Unknown acquisition 'uncertainty'"),
+        ({"acquisition": "std"}, r"scores regressors"),
+        ({"acquisition": "vote_entropy"}, r"needs a committee"),
+    ],
+)
+def test_impossible_parameters_say_what_is_allowed(blobs, params, match):
+    with pytest.raises(ValueError, match=match):
+        _screen(**params).fit(*blobs)
+
+
+def test_least_confidence_needs_predict_proba(blobs):
+    with pytest.raises(ValueError, match="needs predict_proba"):
+        HybridScreenCV(SVC(), acquisition="least_confidence").fit(*blobs)
+
+
+def test_y_none_without_oracle(blobs):
+    with pytest.raises(ValueError, match="y is None.*oracle"):
+        _screen().fit(blobs[0])
+
+
+@pytest.mark.parametrize("missing", [np.nan, None])
+def test_missing_labels_in_simulation(blobs, missing):
+    X, y = blobs
+    y = y.astype(object if missing is None else float)
+    y[[3, 17]] = missing
+    with pytest.raises(ValueError, match=r"2 missing labels at positions \[3, 17\]"):
+        _screen().fit(X, y)
+
+
+class FlakyOracle:
+    """Returns the true labels, but misbehaves on one call."""
+
+    def __init__(self, y, fail_on_call, mode):
+        self.y, self.fail_on_call, self.mode, self.calls = y, fail_on_call, mode, 0
+
+    def __call__(self, indices):
+        self.calls += 1
+        labels = self.y[indices].astype(float)
+        if self.calls == self.fail_on_call:
+            if self.mode == "raise":
+                raise ConnectionError("plate reader offline")
+            if self.mode == "short":
+                return labels[:-1]
+            if self.mode == "nan":
+                labels[2] = np.nan
+        return labels
+
+
+def _state(screen):
+    return {
+        "observed": screen.observed_mask_.copy(),
+        "acquired": screen.acquired_iter_.copy(),
+        "n_iter": screen.n_iter_,
+        "history": {k: v.copy() for k, v in screen.history_.items()},
+        "transduction": screen.transduction_.copy(),
+    }
+
+
+@pytest.mark.parametrize(
+    ("mode", "error", "match"),
+    [
+        ("raise", OracleError, "plate reader offline.*resume"),
+        ("short", ValueError, "29 labels.*30 indices"),
+        ("nan", ValueError, r"missing \(None or NaN\) at batch positions \[2\]"),
+    ],
+)
+def test_failing_oracle_leaves_the_screen_as_before_and_resume_retries(
+    blobs, mode, error, match
+):
+    X, y = blobs
+    reference = _screen(stopping=None, max_fraction=0.3).fit(X, y)
+
+    oracle = FlakyOracle(y, fail_on_call=4, mode=mode)
+    screen = _screen(stopping=None, max_fraction=0.3, oracle=oracle)
+    with pytest.raises(error, match=match):
+        screen.fit(X)
+    # Three batches were measured before the failure: all kept, nothing else.
+    assert screen.n_iter_ == 3 and screen.observed_mask_.sum() == 90
+    before = _state(screen)
+    with pytest.raises(error):  # still failing -> still unchanged
+        oracle.calls = 3
+        screen.resume()
+    after = _state(screen)
+    for key in ("observed", "acquired", "transduction"):
+        np.testing.assert_array_equal(before[key], after[key])
+    assert before["n_iter"] == after["n_iter"]
+    # The oracle works again: the screen finishes exactly like an
+    # uninterrupted one.
+    screen.resume()
+    np.testing.assert_array_equal(screen.acquired_iter_, reference.acquired_iter_)
+    np.testing.assert_array_equal(screen.transduction_, reference.transduction_)
+
+
+def test_tell_validates_before_changing_anything(blobs):
+    X, y = blobs
+    screen = _screen()
+    batch = screen.ask(X)
+    screen.tell(batch, y[batch])
+    state = _state(screen)
+    nxt = screen.ask()
+    bad_calls = [
+        ((nxt[:3], y[nxt]), ValueError, "labels"),
+        (
+            (np.r_[nxt[:2], nxt[:1]], y[np.r_[nxt[:2], nxt[:1]]]),
+            ValueError,
+            "more than once",
+        ),
+        ((batch[:2], y[batch[:2]]), ValueError, "already measured"),
+        ((np.array([10_000]), [1]), ValueError, "outside the library"),
+        ((nxt.astype(float), y[nxt]), TypeError, "integer positions"),
+    ]
+    for args, error, match in bad_calls:
+        with pytest.raises(error, match=match):
+            screen.tell(*args)
+        after = _state(screen)
+        np.testing.assert_array_equal(after["observed"], state["observed"])
+        assert after["n_iter"] == state["n_iter"]
+    np.testing.assert_array_equal(screen.ask(), nxt)
+
+
+class FailingSecondFit(LogisticRegression):
+    fits = 0
+
+    def fit(self, X, y):
+        type(self).fits += 1
+        if type(self).fits == 2:
+            raise RuntimeError("solver crashed")
+        return super().fit(X, y)
+
+
+def test_refit_failure_keeps_measured_labels_and_retries(blobs):
+    X, y = blobs
+    FailingSecondFit.fits = 0
+    screen = HybridScreenCV(FailingSecondFit(), batch_size=30, random_state=0)
+    batch = screen.ask(X)
+    screen.tell(batch, y[batch])
+    second = screen.ask()
+    with pytest.raises(RuntimeError, match="solver crashed"):
+        screen.tell(second, y[second])
+    assert screen.observed_mask_.sum() == 60  # the labels are kept
+    assert len(screen.history_["n_observed"]) == 1  # row waits for the refit
+    third = screen.ask()  # retries the refit first
+    assert len(screen.history_["n_observed"]) == 2
+    assert not screen.observed_mask_[third].any()
+
+
+def test_bad_acquisition_callable_is_reported(blobs):
+    with pytest.raises(ValueError, match="one score per item"):
+        _screen(acquisition=lambda est, X: np.zeros(3)).fit(*blobs)
+    with pytest.raises(ValueError, match="non-finite"):
+        _screen(acquisition=lambda est, X: np.full(X.shape[0], np.nan)).fit(*blobs)
+
+
+def test_custom_callable_and_committee_acquisitions(blobs):
+    X, y = blobs
+    calls = []
+
+    def far_from_boundary(estimator, X_pool):
+        calls.append(X_pool.shape[0])
+        return np.abs(estimator.decision_function(X_pool))
+
+    screen = _screen(acquisition=far_from_boundary, stopping=None, max_fraction=0.2)
+    screen.fit(X, y)
+    assert calls and calls[0] == len(y) - 30
+    forest = HybridScreenCV(
+        RandomForestClassifier(n_estimators=15),
+        acquisition="vote_entropy",
+        batch_size=30,
+        target=0.9,
+        random_state=0,
+    ).fit(X, y)
+    # The forest's random_state was left None: the screen seeded it.
+    assert forest.estimator_.random_state is not None
+    again = clone(forest).fit(X, y)
+    np.testing.assert_array_equal(again.acquired_iter_, forest.acquired_iter_)
+
+
+def test_oracle_with_y_records_true_scores(blobs):
+    X, y = blobs
+    noisy = y.copy()
+    noisy[:20] = 1 - noisy[:20]
+    screen = _screen(oracle=lambda idx: noisy[idx], stopping=None, max_fraction=0.2)
+    screen.fit(X, y)  # labels from the (noisy) oracle, truth from y
+    observed = np.flatnonzero(screen.observed_mask_)
+    np.testing.assert_array_equal(screen.transduction_[observed], noisy[observed])
+    assert "system_score" in screen.history_
+
+
+def test_linear_regression_needs_committee_for_std():
+    X, y = make_regression(n_samples=60, random_state=0)
+    with pytest.raises(ValueError, match="needs the spread of a committee"):
+        HybridScreenCV(LinearRegression(), acquisition="std", tolerance=1.0).fit(X, y)
