@@ -23,6 +23,7 @@ from .utils._compat import (
     _num_samples,
     _safe_indexing,
 )
+from .utils._display import format_header, format_round
 
 __all__ = ["HybridScreenCV", "OracleError"]
 
@@ -774,7 +775,10 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         }
         self._pending_row = None
         if self.verbose:
-            print(self._format_round(len(self.history_["n_observed"]) - 1))
+            i = len(self.history_["n_observed"]) - 1
+            if i == 0:
+                print(format_header(self.history_))
+            print(format_round(self.history_, i))
         if self.stop_ and self._single_class and self._is_classifier:
             warnings.warn(
                 "The screen stopped having measured a single class; estimator_ "
@@ -807,20 +811,6 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
                 inference_mae=_m.inference_mean_absolute_error(y, transduction, mask),
             )
         return scores
-
-    def _format_round(self, i):
-        h = self.history_
-        parts = [
-            f"round {i:3d}",
-            f"measured {h['n_observed'][i]:7d} "
-            f"({100 * h['fraction_observed'][i]:5.1f}%)",
-            f"batch acc {h['batch_score'][i]:.3f}",
-            f"bound {h['system_lower_bound'][i]:.4f}",
-        ]
-        if "system_score" in h:
-            parts.append(f"true system {h['system_score'][i]:.4f}")
-        parts.append(f"fit {h['fit_time'][i]:.2f}s")
-        return " | ".join(parts)
 
     def _run(self):
         """The loop of Algorithm 1: ask, measure, tell, until the screen stops."""

@@ -1,0 +1,42 @@
+"""Text display of the rounds of a screen (verbose output, demo, CLI)."""
+
+import math
+
+COLUMNS = [
+    # (history key, header, format)
+    ("n_observed", "measured", "{:>8d}"),
+    ("fraction_observed", "fraction", "{:>8.1%}"),
+    ("batch_score", "batch acc", "{:>9.3f}"),
+    ("batch_lower_bound", "batch LB", "{:>8.3f}"),
+    ("system_lower_bound", "system LB", "{:>9.4f}"),
+    ("system_score", "true system", "{:>11.4f}"),
+    ("inference_score", "true inference", "{:>14.4f}"),
+    ("fit_time", "fit (s)", "{:>7.2f}"),
+]
+
+
+def _columns(history):
+    return [c for c in COLUMNS if c[0] in history]
+
+
+def format_header(history):
+    """Header line of the round table for the keys present in ``history``."""
+    cells = ["round"] + [
+        header.rjust(len(fmt.format(0.0 if "d" not in fmt else 0)))
+        for _, header, fmt in _columns(history)
+    ]
+    return "  ".join(cells)
+
+
+def format_round(history, i):
+    """One line of the round table: round ``i`` of ``history``."""
+    cells = [f"{i:>5d}"]
+    for key, _, fmt in _columns(history):
+        value = history[key][i]
+        if "d" in fmt:
+            value = int(value)
+        if isinstance(value, float) and math.isnan(value):
+            cells.append("-".rjust(len(fmt.format(0.0))))
+        else:
+            cells.append(fmt.format(value))
+    return "  ".join(cells)

@@ -1,0 +1,487 @@
+"""Tests of sklearn_isd.neural: the ResMLP committee and its skorch estimators."""
+
+import copy
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("skorch")
+
+from sklearn.base import clone  # noqa: E402
+from sklearn.model_selection import GridSearchCV  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+from skorch.callbacks import Callback  # noqa: E402
+
+from sklearn_isd.neural import (  # noqa: E402
+    MemberGradientNormClipping,
+    ResMLP,
+    ResMLPClassifier,
+    ResMLPRegressor,
+)
+
+torch.set_num_threads(1)
+
+QM9_PATH = Path("/work/shared/data/qm9_gap.parquet")
+GAP_MEDIAN = 0.2494  # Hartree; the paper's classification threshold
+
+# Small, fast settings shared by most tests.
+FAST = dict(module__hidden_size=32, batch_size=64, lr=1e-2, random_state=0)
+
+
+def _vote_entropy(labels):
+    """Entropy of the members' votes, per sample (labels: n_members x n)."""
+    entropy = np.zeros(labels.shape[1])
+    for label in np.unique(labels):
+        p = (labels == label).mean(axis=0)
+        entropy -= np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+    return entropy
+
+
+def _blobs(n=200, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, 4))
+    y = np.where(X[:, 0] + 0.5 * X[:, 1] > 0, "active", "inactive")
+    return X, y
+
+
+# ---------------------------------------------------------------------------
+# scikit-learn's estimator checks
+# ---------------------------------------------------------------------------
+
+# No check is expected to fail. Predictions are computed in batches of a fixed
+# shape (see ResMLPClassifier Notes), which is what makes
+# check_methods_subset_invariance pass with float32 networks.
+CHECKED = [
+    ResMLPClassifier(
+        module__hidden_size=32, max_epochs=10, batch_size=32, lr=1e-2, random_state=0
+    ),
+    ResMLPRegressor(
+        module__hidden_size=32,
+        n_members=3,
+        max_epochs=10,
+        batch_size=32,
+        lr=1e-2,
+        random_state=0,
+    ),
+]
+
+
+@parametrize_with_checks(CHECKED, expected_failed_checks=lambda est: {})
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+# ---------------------------------------------------------------------------
+# The torch module
+# ---------------------------------------------------------------------------
+
+
+def test_resmlp_shapes_one_module_for_all_members():
+    net = ResMLP(10, 3, hidden_size=16, n_blocks=2, n_members=5)
+    assert net(torch.zeros(7, 10)).shape == (5, 7, 3)
+    shapes = {name: tuple(p.shape) for name, p in net.named_parameters()}
+    assert shapes["input.weight"] == (5, 10, 16)
+    assert shapes["input.bias"] == (5, 1, 16)
+    assert shapes["blocks.1.linear2.weight"] == (5, 16, 16)
+    assert shapes["head.weight"] == (5, 16, 3)
+    # Same parameter tensors as a single net, each with a member axis.
+    single = ResMLP(10, 3, hidden_size=16, n_blocks=2, n_members=1)
+    assert len(shapes) == len(list(single.parameters())) == 2 * (1 + 2 * 2 + 1)
+    assert all(s[0] == 5 for s in shapes.values())
+
+
+def test_resmlp_init_law_and_independent_members():
+    gen = torch.Generator().manual_seed(0)
+    net = ResMLP(400, 2, hidden_size=300, n_members=4, generator=gen)
+    w = net.input.weight.detach()
+    bound = 1 / np.sqrt(400)  # the law of torch.nn.Linear
+    assert w.abs().max() <= bound
+    np.testing.assert_allclose(w.std().item(), bound / np.sqrt(3), rtol=0.02)
+    for m in range(1, 4):
+        assert not torch.equal(w[0], w[m])
+    # The generator alone decides the weights.
+    again = ResMLP(400, 2, hidden_size=300, n_members=4, generator=gen.manual_seed(0))
+    assert torch.equal(again.head.weight, net.head.weight)
+
+
+def test_resmlp_batched_forward_equals_each_member_alone():
+    net = ResMLP(6, 3, hidden_size=8, n_blocks=2, n_members=3).eval()
+    X = torch.randn(5, 6)
+    out = net(X)
+    act = torch.nn.functional.leaky_relu
+    for m in range(3):
+
+        def lin(layer, h, m=m):
+            return h @ layer.weight[m] + layer.bias[m, 0]
+
+        h = act(lin(net.input, X))
+        for block in net.blocks:
+            h = h + lin(block.linear2, act(lin(block.linear1, h)))
+        torch.testing.assert_close(out[m], lin(net.head, h))
+
+
+def test_resmlp_dropout_uses_the_given_generator_only():
+    net = ResMLP(6, 2, hidden_size=64, dropout=0.5, n_members=2).train()
+    X = torch.randn(4, 6)
+    state = torch.get_rng_state()
+    a = net(X, generator=torch.Generator().manual_seed(1))
+    b = net(X, generator=torch.Generator().manual_seed(1))
+    c = net(X, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(state, torch.get_rng_state())
+    net.eval()
+    assert torch.equal(net(X), net(X, generator=torch.Generator().manual_seed(3)))
+
+
+@pytest.mark.parametrize(
+    "kwargs", [dict(n_features=0), dict(hidden_size=0), dict(dropout=1.0)]
+)
+def test_resmlp_rejects_bad_sizes(kwargs):
+    params = dict(n_features=3, n_outputs=2) | kwargs
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        ResMLP(**params)
+
+
+def test_gradient_clipping_is_per_member():
+    p = torch.nn.Parameter(torch.zeros(2, 3))
+    p.grad = torch.tensor([[3.0, 4.0, 0.0], [0.3, 0.4, 0.0]])  # norms 5, 0.5
+    net = types.SimpleNamespace(module_=types.SimpleNamespace(n_members=2))
+    MemberGradientNormClipping(1.0).on_grad_computed(net, [("p", p)])
+    np.testing.assert_allclose(p.grad.norm(dim=1).numpy(), [1.0, 0.5], rtol=1e-5)
+
+    # One member: exactly torch's (and skorch's) global clipping.
+    q = torch.nn.Parameter(torch.zeros(1, 4))
+    q.grad = torch.tensor([[3.0, -4.0, 12.0, 0.0]])
+    expected = q.grad.clone()
+    torch.nn.utils.clip_grad_norm_([types.SimpleNamespace(grad=expected)], 2.0)
+    net.module_.n_members = 1
+    MemberGradientNormClipping(2.0).on_grad_computed(net, [("q", q)])
+    torch.testing.assert_close(q.grad, expected)
+
+
+# ---------------------------------------------------------------------------
+# Learning on QM9 (ECFP4 fingerprints, as in the paper)
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def qm9_ecfp():
+    if not QM9_PATH.exists():
+        pytest.skip(f"{QM9_PATH} is not available")
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    pytest.importorskip("rdkit")
+    from rdkit import Chem
+    from rdkit.Chem import rdFingerprintGenerator
+
+    frame = pd.read_parquet(QM9_PATH).sample(n=3000, random_state=0)
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+    bits = [
+        np.asarray(gen.GetFingerprint(Chem.MolFromSmiles(s)).GetOnBits())
+        for s in frame["smiles"]
+    ]
+    indptr = np.cumsum([0] + [len(b) for b in bits])
+    X = sp.csr_matrix(
+        (np.ones(indptr[-1], dtype=np.float32), np.concatenate(bits), indptr),
+        shape=(len(bits), 2048),
+    )
+    return X, frame["gap"].to_numpy()
+
+
+QM9_FIT = dict(
+    module__hidden_size=64,
+    max_epochs=10,
+    batch_size=128,
+    patience=None,
+    validation_fraction=None,
+    random_state=0,
+)
+
+
+def test_classifier_learns_qm9_gap(qm9_ecfp):
+    X, gap = qm9_ecfp
+    y = np.where(gap > GAP_MEDIAN, "high", "low")
+    clf = ResMLPClassifier(**QM9_FIT).fit(X[:2400], y[:2400])
+    majority = max(np.mean(y[2400:] == c) for c in clf.classes_)
+    accuracy = clf.score(X[2400:], y[2400:])
+    assert accuracy > majority + 0.2, (accuracy, majority)
+
+
+def test_regressor_learns_qm9_gap(qm9_ecfp):
+    X, gap = qm9_ecfp
+    reg = ResMLPRegressor(**QM9_FIT).fit(X[:2400], gap[:2400])
+    assert reg.predict(X[2400:]).shape == (600,)
+    assert reg.score(X[2400:], gap[2400:]) > 0.5
+
+
+# ---------------------------------------------------------------------------
+# Committees
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("Estimator", [ResMLPClassifier, ResMLPRegressor])
+def test_committee_is_one_vectorised_module(Estimator):
+    X, y = _blobs()
+    y = y if Estimator is ResMLPClassifier else X[:, 0]
+    est = Estimator(n_members=5, max_epochs=2, **FAST).fit(X, y)
+    assert isinstance(est.module_, ResMLP) and est.module_.n_members == 5
+    assert est.module_.input.weight.shape == (5, 4, 32)
+    assert est.module_.head.weight.shape[0] == 5
+    optimized = [p for g in est.optimizer_.param_groups for p in g["params"]]
+    assert {id(p) for p in optimized} == {id(p) for p in est.module_.parameters()}
+    assert est.predict_members(X[:7]).shape == (5, 7)
+    assert est.predict(X[:7]).shape == (7,)
+
+
+@pytest.mark.parametrize("bootstrap", [True, False])
+def test_committee_members_differ(bootstrap):
+    X, y = _blobs()
+    reg = ResMLPRegressor(n_members=4, max_epochs=5, bootstrap=bootstrap, **FAST)
+    members = reg.fit(X, X[:, 0] + X[:, 1] ** 2).predict_members(X)
+    assert np.all(members.std(axis=0) > 0)
+    clf = ResMLPClassifier(n_members=4, max_epochs=5, bootstrap=bootstrap, **FAST)
+    logits = clf.fit(X, y).forward(X).numpy()
+    for m in range(1, 4):
+        assert not np.allclose(logits[0], logits[m])
+
+
+def test_committee_means():
+    X, y = _blobs()
+    clf = ResMLPClassifier(n_members=3, max_epochs=3, **FAST).fit(X, y)
+    member_proba = torch.softmax(clf.forward(X).double(), dim=-1).numpy()
+    np.testing.assert_allclose(
+        clf.predict_proba(X), member_proba.mean(axis=0), rtol=1e-5
+    )
+    np.testing.assert_array_equal(
+        clf.predict_members(X), clf.classes_[member_proba.argmax(axis=-1)]
+    )
+    reg = ResMLPRegressor(n_members=3, max_epochs=3, **FAST).fit(X, X[:, 0] * 50)
+    np.testing.assert_allclose(reg.predict(X), reg.predict_members(X).mean(axis=0))
+
+
+def test_vote_entropy_highest_where_labels_are_random():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-2, 2, size=(500, 2))
+    y = (X[:, 0] > 0).astype(int)
+    noisy = np.abs(X[:, 0]) < 0.5
+    y[noisy] = rng.randint(0, 2, noisy.sum())
+    clf = ResMLPClassifier(
+        n_members=5, max_epochs=40, patience=None, validation_fraction=None, **FAST
+    ).fit(X, y)
+    grid = np.random.RandomState(1).uniform(-2, 2, size=(2000, 2))
+    entropy = _vote_entropy(clf.predict_members(grid))
+    ambiguous = entropy[np.abs(grid[:, 0]) < 0.5].mean()
+    clean = entropy[np.abs(grid[:, 0]) > 1].mean()
+    assert ambiguous > 0.2 and ambiguous > 5 * clean, (ambiguous, clean)
+
+
+def test_member_std_highest_far_from_training_data():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, size=(400, 2))
+    y = np.sin(2 * X[:, 0]) + 0.05 * rng.normal(size=400)
+    reg = ResMLPRegressor(
+        n_members=5, max_epochs=40, patience=None, validation_fraction=None, **FAST
+    ).fit(X, y)
+    inside = np.random.RandomState(1).uniform(-1, 1, size=(500, 2))
+    angle = np.random.RandomState(2).uniform(0, 2 * np.pi, size=500)
+    far = 4 * np.c_[np.cos(angle), np.sin(angle)]
+    std_inside = reg.predict_members(inside).std(axis=0).mean()
+    std_far = reg.predict_members(far).std(axis=0).mean()
+    assert std_far > 3 * std_inside, (std_far, std_inside)
+
+
+# ---------------------------------------------------------------------------
+# Training: early stopping, randomness, inputs, warm start
+# ---------------------------------------------------------------------------
+
+
+class _RecordStates(Callback):
+    def on_train_begin(self, net, **kwargs):
+        self.states_ = {}
+
+    def on_epoch_end(self, net, **kwargs):
+        self.states_[net.history[-1, "epoch"]] = copy.deepcopy(net.module_.state_dict())
+
+
+def test_early_stopping_per_member_restores_each_best_epoch():
+    X, y = _blobs(n=300)
+    patience = 3
+    clf = ResMLPClassifier(
+        n_members=3,
+        max_epochs=200,
+        patience=patience,
+        callbacks=[("record", _RecordStates())],
+        **(FAST | dict(lr=3e-2)),
+    ).fit(X, y)
+    stopper = dict(clf.callbacks_)["early_stopping"]
+    n_epochs = len(clf.history_)
+    assert n_epochs < 200
+    assert np.all(stopper.misses_ >= patience)
+    assert np.all(stopper.best_epochs_ + patience <= n_epochs)
+    states = dict(clf.callbacks_)["record"].states_
+    for name, value in clf.module_.state_dict().items():
+        for m, epoch in enumerate(stopper.best_epochs_):
+            torch.testing.assert_close(value[m], states[epoch][name][m])
+    assert "valid_loss" in clf.history_[-1]
+
+
+@pytest.mark.parametrize("Estimator", [ResMLPClassifier, ResMLPRegressor])
+def test_random_state_reproducible_and_global_rng_untouched(Estimator):
+    X, y = _blobs()
+    y = y if Estimator is ResMLPClassifier else X[:, 0]
+    predict = "predict_proba" if Estimator is ResMLPClassifier else "predict"
+    torch_state = torch.get_rng_state()
+    numpy_state = np.random.get_state()  # noqa: NPY002 (the global state)
+    kwargs = FAST | dict(n_members=3, max_epochs=3, module__dropout=0.3)
+    a = getattr(Estimator(**kwargs).fit(X, y), predict)(X)
+    b = getattr(Estimator(**kwargs).fit(X, y), predict)(X)
+    c = getattr(Estimator(**(kwargs | dict(random_state=1))).fit(X, y), predict)(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    assert torch.equal(torch_state, torch.get_rng_state())
+    np.testing.assert_array_equal(numpy_state[1], np.random.get_state()[1])  # noqa: NPY002
+
+
+def test_sparse_and_dense_inputs_agree():
+    rng = np.random.RandomState(0)
+    X = sp.random(300, 64, density=0.1, format="csr", random_state=rng)
+    X.data[:] = 1.0
+    y = np.asarray(X[:, :8].sum(axis=1)).ravel() > 0.8
+    kwargs = FAST | dict(n_members=2, max_epochs=3)
+    dense = ResMLPClassifier(**kwargs).fit(X.toarray(), y)
+    sparse = ResMLPClassifier(**kwargs).fit(X, y)
+    np.testing.assert_array_equal(dense.predict_proba(X), sparse.predict_proba(X))
+    np.testing.assert_array_equal(
+        dense.predict_proba(X.toarray()), dense.predict_proba(X.tocsc())
+    )
+
+
+def test_predictions_do_not_depend_on_batch_composition():
+    X, y = _blobs(n=300)
+    reg = ResMLPRegressor(n_members=2, max_epochs=2, **FAST).fit(X, X[:, 0])
+    full = reg.predict(X)
+    one_by_one = np.concatenate([reg.predict(X[i : i + 1]) for i in range(50)])
+    np.testing.assert_array_equal(full[:50], one_by_one)
+
+
+def test_float32_and_string_labels():
+    X, y = _blobs()
+    clf = ResMLPClassifier(max_epochs=2, **FAST).fit(X.astype(np.float64), y)
+    assert clf.module_.input.weight.dtype == torch.float32
+    np.testing.assert_array_equal(clf.classes_, ["active", "inactive"])
+    assert set(np.unique(clf.predict_members(X))) <= set(clf.classes_)
+    assert clf.predict_proba(X).shape == (200, 2)
+
+
+def test_warm_start_continues_and_grows_classes():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 4))
+    y = np.digitize(X[:, 0], [-0.5, 0.5])  # 0, 1, 2
+    first = y < 2
+    clf = ResMLPClassifier(warm_start=True, n_members=2, max_epochs=5, **FAST)
+    clf.fit(X[first], y[first])
+    head = clf.module_.head.weight.detach().clone()
+    module = clf.module_
+    # A tiny learning rate isolates what warm start itself does to the head.
+    clf.set_params(lr=1e-12, max_epochs=1).fit(X, y)
+    assert clf.module_ is module
+    np.testing.assert_array_equal(clf.classes_, [0, 1, 2])
+    assert clf.module_.head.weight.shape == (2, 32, 3)
+    torch.testing.assert_close(clf.module_.head.weight[..., :2], head)
+    assert clf.predict_members(X).shape == (2, 300)
+    # warm_start=False starts afresh: the same as a new estimator.
+    cold = clf.set_params(warm_start=False, lr=1e-2).fit(X, y).predict_proba(X)
+    new = ResMLPClassifier(n_members=2, max_epochs=1, **FAST).fit(X, y)
+    np.testing.assert_array_equal(cold, new.predict_proba(X))
+
+
+def test_warm_start_regressor_keeps_predictions_when_target_shifts():
+    X, _ = _blobs()
+    reg = ResMLPRegressor(warm_start=True, max_epochs=5, **FAST).fit(X, X[:, 0])
+    before = reg.predict(X)
+    reg.set_params(lr=1e-12, max_epochs=1).fit(X, 100 + 10 * X[:, 0])
+    assert reg.y_mean_ > 90
+    np.testing.assert_allclose(reg.predict(X), before, rtol=1e-4, atol=1e-4)
+
+
+def test_partial_fit():
+    X, y = _blobs()
+    clf = ResMLPClassifier(max_epochs=2, **FAST)
+    clf.partial_fit(X[:50], y[:50], classes=["active", "inactive", "unknown"])
+    weights = clf.module_.input.weight.detach().clone()
+    clf.partial_fit(X[50:], y[50:])
+    assert clf.classes_.tolist() == ["active", "inactive", "unknown"]
+    assert not torch.equal(weights, clf.module_.input.weight)
+    with pytest.raises(ValueError, match="not in classes_"):
+        clf.partial_fit(X[:5], ["other"] * 5)
+    with pytest.raises(ValueError, match="features"):
+        clf.partial_fit(X[:, :3], y)
+
+
+# ---------------------------------------------------------------------------
+# Parameters and errors
+# ---------------------------------------------------------------------------
+
+
+def test_routed_parameters_reach_module_optimizer_and_grid_search():
+    X, y = _blobs(n=120)
+    clf = ResMLPClassifier(max_epochs=1, optimizer__weight_decay=0.5, **FAST)
+    params = clone(clf).get_params()
+    assert params["optimizer__weight_decay"] == 0.5
+    assert params["module__hidden_size"] == 32
+    clf.set_params(module__hidden_size=8, module__n_blocks=1).fit(X, y)
+    assert clf.module_.hidden_size == 8 and len(clf.module_.blocks) == 1
+    assert clf.optimizer_.param_groups[0]["weight_decay"] == 0.5
+    search = GridSearchCV(clf, {"module__hidden_size": [4, 16]}, cv=2).fit(X, y)
+    assert search.best_estimator_.module_.hidden_size in (4, 16)
+
+
+def test_defaults_follow_the_paper():
+    params = ResMLPRegressor().get_params()
+    assert params["module__hidden_size"] == 512
+    assert params["module__n_blocks"] == 2
+    assert params["module__dropout"] == 0.1
+    assert params["optimizer"] is torch.optim.Adam and params["lr"] == 1e-3
+    assert params["max_grad_norm"] == 1.0 and params["batch_size"] == 1024
+    assert params["patience"] == 50 and params["max_epochs"] == 1000
+    assert params["verbose"] == 0 and params["device"] == "cpu"
+
+
+def test_quiet_by_default(capsys):
+    X, y = _blobs(n=50)
+    ResMLPClassifier(max_epochs=2, **FAST).fit(X, y)
+    assert capsys.readouterr().out == ""
+
+
+def test_errors():
+    X, y = _blobs(n=50)
+    with pytest.raises(TypeError, match="unexpected parameter"):
+        ResMLPClassifier(max_epochs=1, criterion=torch.nn.NLLLoss).fit(X, y)
+    with pytest.raises(ValueError, match="n_members"):
+        ResMLPClassifier(n_members=0).fit(X, y)
+    with pytest.raises(ValueError, match="module__n_features"):
+        ResMLPClassifier(max_epochs=1, module__n_features=3).fit(X, y)
+    assert not hasattr(ResMLPRegressor(), "predict_proba")
+    with pytest.raises(ValueError, match="Unknown label type"):
+        ResMLPClassifier(max_epochs=1).fit(X, X[:, 0])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available")
+def test_cuda_unavailable_is_a_clear_error():
+    X, y = _blobs(n=50)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        ResMLPClassifier(device="cuda", max_epochs=1).fit(X, y)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu_closely():
+    X, y = _blobs()
+    kwargs = FAST | dict(n_members=3, max_epochs=3)
+    cpu = ResMLPClassifier(**kwargs).fit(X, y)
+    gpu = ResMLPClassifier(device="cuda", **kwargs).fit(X, y)
+    assert gpu.module_.input.weight.is_cuda
+    np.testing.assert_allclose(gpu.predict_proba(X), cpu.predict_proba(X), atol=0.05)
