@@ -15,7 +15,7 @@ scikit-learn, joblib) works without torch or RDKit:
 
 import importlib
 
-from ._screen import HybridScreenCV, OracleError
+from ._screen import CampaignFileError, HybridScreenCV, OracleError
 
 __version__ = "0.1.0.dev0"
 
@@ -25,7 +25,7 @@ _LAZY = {
     "ResMLPRegressor": "sklearn_isd.neural",
 }
 
-__all__ = ["HybridScreenCV", "OracleError", *_LAZY, "__version__"]
+__all__ = ["CampaignFileError", "HybridScreenCV", "OracleError", *_LAZY, "__version__"]
 
 
 def __getattr__(name):

@@ -1,5 +1,6 @@
 """HybridScreenCV: a hybrid screen by inference set design (paper Algorithm 1)."""
 
+import json
 import time
 import warnings
 from numbers import Integral, Real
@@ -13,6 +14,14 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import assert_all_finite, check_is_fitted, column_or_1d
 
 from . import metrics as _m
+from ._persist import (
+    TRUSTED_MODULES,
+    CampaignFileError,
+    from_spec,
+    library_fingerprint,
+    read_campaign,
+    save_campaign,
+)
 from .acquisition import get_acquisition
 from .stopping import KLBound
 from .utils._compat import (
@@ -25,7 +34,7 @@ from .utils._compat import (
 )
 from .utils._display import format_header, format_round
 
-__all__ = ["HybridScreenCV", "OracleError"]
+__all__ = ["CampaignFileError", "HybridScreenCV", "OracleError"]
 
 #: Rows of the library predicted and scored per task of the pool pass.
 POOL_CHUNK_SIZE = 65536
@@ -481,6 +490,29 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
                     "from y, so every item needs one; to screen with unknown "
                     "labels pass an oracle, or drive the screen with ask/tell."
                 )
+        self._configure(n, y)
+        self._seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+        self._library = X
+        self._fingerprint = None
+        self.observed_mask_ = np.zeros(n, dtype=bool)
+        self.acquired_iter_ = np.full(n, -1, dtype=np.intp)
+        # Per item: was the prediction made before its label was revealed
+        # correct (1/0)? NaN if measured without a model, or never measured.
+        self.prereveal_correct_ = np.full(n, np.nan)
+        self.n_iter_ = 0
+        self.stop_ = False
+        self.termination_condition_ = None
+        self._obs_idx = np.empty(0, dtype=np.intp)
+        self._obs_y = None
+        self._pending = None  # the batch proposed by ask, not yet told
+        self._pending_row = None  # history row waiting for a successful refit
+        self.history_ = {
+            key: np.empty(0, dtype=np.intp if key.startswith("n_") else float)
+            for key in self._history_keys()
+        }
+
+    def _configure(self, n, y):
+        """Derive from the parameters what a campaign on n items needs."""
         self._is_classifier = is_classifier(self.estimator)
         if self.tolerance is not None and self._is_classifier:
             raise ValueError(
@@ -501,26 +533,11 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
             self._monitor = KLBound(target=self.target, delta=self.delta)
         if self._monitor is not None:
             self._monitor.reset()
-        self._seed = int(check_random_state(self.random_state).randint(2**31 - 1))
-
-        self._library = X
         self._y_true = y
         self._n = n
-        self.observed_mask_ = np.zeros(n, dtype=bool)
-        self.acquired_iter_ = np.full(n, -1, dtype=np.intp)
-        self.n_iter_ = 0
-        self.stop_ = False
-        self.termination_condition_ = None
-        self._obs_idx = np.empty(0, dtype=np.intp)
-        self._obs_y = None
         self._pool = None  # inference indices, predictions, scores, confidences
-        self._pending = None  # the batch proposed by ask, not yet told
-        self._pending_row = None  # history row waiting for a successful refit
+        self._stale = False  # estimator_, transduction_ and scores out of date
         self._single_class = False
-        self.history_ = {
-            key: np.empty(0, dtype=np.intp if key.startswith("n_") else float)
-            for key in self._history_keys()
-        }
         for attr in ("estimator_", "transduction_"):
             if hasattr(self, attr):
                 delattr(self, attr)
@@ -571,12 +588,12 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
                 keys += ["system_mse", "inference_mse", "system_mae", "inference_mae"]
         return keys
 
-    def _check_started(self):
+    def _check_started(self, library=True):
         if not hasattr(self, "observed_mask_"):
             raise ValueError(
                 "This screen has not started: call fit(X, y) or ask(X) first."
             )
-        if getattr(self, "_library", None) is None:
+        if library and getattr(self, "_library", None) is None:
             raise ValueError(
                 "This screen does not hold its library (it was unpickled or "
                 "loaded): pass it again with ask(X) or resume(X)."
@@ -589,7 +606,162 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
             raise ValueError(
                 f"This screen runs on a library of {self._n} items; got X with {n}."
             )
+        if self._fingerprint is not None and X is not getattr(self, "_library", None):
+            fingerprint = library_fingerprint(X)
+            if fingerprint != self._fingerprint:
+                raise CampaignFileError(
+                    "X is not the library of this campaign: its content differs "
+                    f"(fingerprint {fingerprint[:19]}... instead of "
+                    f"{self._fingerprint[:19]}...). Pass the same library, rows "
+                    "in the same order."
+                )
         self._library = X
+
+    def _library_fingerprint(self):
+        if self._fingerprint is None:
+            self._check_started()
+            self._fingerprint = library_fingerprint(self._library)
+        return self._fingerprint
+
+    # ------------------------------------------------------------------
+    # Saving and loading campaigns
+    # ------------------------------------------------------------------
+    def save(self, path):
+        """Save the campaign to ``path`` (a non-pickle ``.npz`` archive).
+
+        Stores the parameters, the estimator as a JSON spec, a fingerprint
+        of the library, the measured indices and labels in order, rounds,
+        pending batch, bounds and ``history_``; not the fitted model, which
+        :meth:`load` refits from the measured labels. The write is atomic: a
+        crash while saving leaves the previous file intact. The format is
+        described in :mod:`sklearn_isd._persist`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            File to write (conventionally ``*.isd.npz``).
+
+        Returns
+        -------
+        path : pathlib.Path
+            The file written.
+        """
+        self._check_started(library=False)
+        return save_campaign(self, path)
+
+    @classmethod
+    def load(
+        cls,
+        path,
+        X=None,
+        *,
+        estimator=None,
+        acquisition=None,
+        stopping=None,
+        oracle=None,
+        trusted=(),
+    ):
+        """Load a campaign saved by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The campaign file.
+        X : indexable of shape (n_samples, ...), default=None
+            The library. Its fingerprint must match the saved one. Without
+            it, pass it later to :meth:`ask` or :meth:`resume`.
+        estimator : estimator object, default=None
+            The unfitted model; None rebuilds it from the saved spec.
+        acquisition, stopping : default=None
+            Needed only when the campaign used a callable acquisition or a
+            stopping object without a stored form; None uses the saved ones.
+        oracle : callable, default=None
+            The oracle for :meth:`resume` (never stored).
+        trusted : sequence of str, default=()
+            Extra module prefixes whose classes the estimator spec may import,
+            besides scikit-learn, sklearn-isd, skorch, torch and numpy.
+
+        Returns
+        -------
+        screen : HybridScreenCV
+            The screen, in the state it was saved in; its model is refit
+            from the measured labels on the next :meth:`ask`.
+
+        Raises
+        ------
+        CampaignFileError
+            If the file is corrupted, of an unknown format version, or ``X``
+            is not the campaign's library.
+        """
+        manifest, arrays = read_campaign(path)
+        trusted = (*TRUSTED_MODULES, *trusted)
+        params = dict(manifest["params"])
+        overrides = {"acquisition": acquisition, "stopping": stopping}
+        for name, given in overrides.items():
+            stored = params[name]
+            if given is not None:
+                params[name] = given
+            elif isinstance(stored, dict) and "__callable__" in stored:
+                raise ValueError(
+                    f"The campaign used a callable {name} ({stored['__callable__']}),"
+                    f" which cannot be stored: pass {name}=... to load()."
+                )
+            else:
+                params[name] = from_spec(stored, trusted)
+        if estimator is None:
+            if manifest["estimator"] is None:
+                raise ValueError(
+                    "The campaign's estimator could not be stored as a spec ("
+                    f"{manifest['estimator_repr']}): pass estimator=... to load()."
+                )
+            estimator = from_spec(manifest["estimator"], trusted)
+        screen = cls(estimator, oracle=oracle, **params)
+        screen._restore(manifest, arrays)
+        if X is not None:
+            screen._attach(X)
+        return screen
+
+    def _restore(self, manifest, arrays):
+        self._validate_params()
+        n = int(manifest["library"]["n_items"])
+        self._configure(n, arrays.get("y_true"))
+        self._seed = int(manifest["seed"])
+        self._fingerprint = manifest["library"]["fingerprint"]
+        self._library = None
+        self.acquired_iter_ = arrays["acquired_iter"].astype(np.intp)
+        self.observed_mask_ = self.acquired_iter_ >= 0
+        self.prereveal_correct_ = arrays["prereveal_correct"].astype(float)
+        self.n_iter_ = int(manifest["n_iter"])
+        self.stop_ = bool(manifest["stop"])
+        self.termination_condition_ = manifest["termination_condition"]
+        self._obs_idx = arrays["observed_indices"].astype(np.intp)
+        self._obs_y = arrays.get("observed_labels")
+        pending = arrays["pending"].astype(np.intp)
+        self._pending = pending if pending.size else None
+        row = arrays.get("pending_row")
+        self._pending_row = None if row is None else json.loads(str(row))
+        self.history_ = {
+            key: arrays[f"history__{key}"] for key in manifest["history_keys"]
+        }
+        if (
+            self._obs_idx.size != self.observed_mask_.sum()
+            or not self.observed_mask_[self._obs_idx].all()
+            or (self._obs_y is not None and self._obs_y.shape != self._obs_idx.shape)
+        ):
+            raise CampaignFileError("The campaign file is inconsistent (corrupted).")
+        # Replay the evidence of every round, so that stateful criteria end in
+        # the state they had when the campaign was saved.
+        counts = np.bincount(
+            self.acquired_iter_[self.observed_mask_], minlength=self.n_iter_
+        )
+        if self._monitor is not None:
+            for t, n_observed in enumerate(np.cumsum(counts)):
+                correct = self.prereveal_correct_[self.acquired_iter_ == t]
+                batch_correct = None if np.isnan(correct).all() else correct == 1
+                self._monitor.update(
+                    batch_correct=batch_correct, n_observed=int(n_observed), n_library=n
+                )
+        self._stale = self._obs_idx.size > 0
 
     def _round_rng(self, round_):
         return np.random.default_rng([self._seed, round_])
@@ -711,6 +883,7 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
             self.termination_condition_ = "max_fraction"
         self.stop_ = self.termination_condition_ is not None
         self._pending_row = row
+        self._stale = True
 
     def _fit_estimator(self):
         labels = self._obs_y
@@ -743,12 +916,12 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
     def _refresh(self):
         """Refit on the measured labels and rescore the inference set if stale.
 
-        Runs after each tell. If it raises (the estimator failed to fit), the
-        measured labels are kept and the next ask/tell/resume retries it.
+        Runs after each tell (and after loading a saved campaign). If it
+        raises (the estimator failed to fit), the measured labels are kept and
+        the next ask/tell/resume retries it.
         """
-        if self._pending_row is None:
+        if not self._stale:
             return
-        row = self._pending_row
         t0 = time.perf_counter()
         estimator = self._fit_estimator()
         t1 = time.perf_counter()
@@ -764,12 +937,16 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         transduction[self._obs_idx] = self._obs_y
         transduction[inference] = pool[1]
 
-        row.update(fit_time=t1 - t0, score_time=t2 - t1)
-        if self._y_true is not None:
-            row.update(self._true_scores(transduction))
         self.estimator_ = estimator
         self.transduction_ = transduction
         self._pool = pool
+        self._stale = False
+        row = self._pending_row
+        if row is None:  # a rebuild (e.g. after load): no new round to record
+            return
+        row.update(fit_time=t1 - t0, score_time=t2 - t1)
+        if self._y_true is not None:
+            row.update(self._true_scores(transduction))
         self.history_ = {
             key: np.append(values, row[key]) for key, values in self.history_.items()
         }

@@ -1,0 +1,269 @@
+"""Saving and loading screening campaigns without pickle.
+
+A campaign file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays, read
+with ``allow_pickle=False``) holding:
+
+- ``manifest``: a JSON document (format name and version, the screen's
+  parameters, the estimator as a *spec* (see below), the fingerprint of the
+  library, counters and the stopping decision);
+- the state arrays: ``observed_indices`` and ``observed_labels`` (in the order
+  they were measured), ``acquired_iter``, ``prereveal_correct``, the pending
+  batch (asked, not yet told) and one ``history__<key>`` array per column of
+  ``history_``.
+
+The fitted model is not stored: it is refit from the measured labels when
+the campaign is loaded and its library attached, which gives the same model
+because the screen seeds the estimator.
+
+An estimator spec is JSON: ``{"__estimator__": "sklearn.linear_model.
+LogisticRegression", "params": {...}}`` with nested estimators, tuples and
+classes encoded likewise. Loading imports classes only from trusted module
+prefixes (scikit-learn, sklearn-isd, skorch, torch, numpy and the ones the
+caller adds), so a campaign file cannot make Python run arbitrary code.
+
+Writes are atomic: the archive is written to a temporary file in the same
+folder, flushed to disk, then renamed over the target, so a crash while
+saving leaves the previous file intact.
+"""
+
+import hashlib
+import importlib
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+
+FORMAT = "sklearn-isd-campaign"
+FORMAT_VERSION = 1
+TRUSTED_MODULES = ("sklearn.", "sklearn_isd.", "skorch.", "torch.", "numpy.")
+
+#: Parameters of HybridScreenCV stored as plain JSON values.
+_PLAIN_PARAMS = (
+    "batch_size",
+    "initial_batch_size",
+    "target",
+    "delta",
+    "tolerance",
+    "max_fraction",
+    "n_jobs",
+    "random_state",
+    "verbose",
+)
+
+
+class CampaignFileError(ValueError):
+    """A campaign file is corrupted, of an unknown format, or does not match."""
+
+
+# --------------------------------------------------------------------------
+# Estimator specs
+# --------------------------------------------------------------------------
+def to_spec(obj):
+    """Encode an estimator (or parameter value) as JSON-compatible data.
+
+    Raises
+    ------
+    TypeError
+        For values that have no safe JSON form (functions, arrays, ...).
+    """
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, list):
+        return [to_spec(v) for v in obj]
+    if isinstance(obj, tuple):
+        return {"__tuple__": [to_spec(v) for v in obj]}
+    if isinstance(obj, dict):
+        if not all(isinstance(k, str) for k in obj):
+            raise TypeError("only dicts with string keys can be stored")
+        return {"__dict__": {k: to_spec(v) for k, v in obj.items()}}
+    if isinstance(obj, BaseEstimator):
+        return {
+            "__estimator__": f"{type(obj).__module__}.{type(obj).__qualname__}",
+            "params": {k: to_spec(v) for k, v in obj.get_params(deep=False).items()},
+        }
+    if isinstance(obj, type):
+        return {"__class__": f"{obj.__module__}.{obj.__qualname__}"}
+    raise TypeError(f"a value of type {type(obj).__name__} cannot be stored as JSON")
+
+
+def _import_trusted(path, trusted):
+    module, _, name = path.rpartition(".")
+    if not any((module + ".").startswith(prefix) for prefix in trusted):
+        raise CampaignFileError(
+            f"The campaign file refers to {path!r}, outside the trusted modules "
+            f"{list(trusted)}; pass trusted=[...] to load() if you trust it, or "
+            "pass the estimator yourself with estimator=..."
+        )
+    obj = importlib.import_module(module)
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def from_spec(spec, trusted=TRUSTED_MODULES):
+    """Rebuild what :func:`to_spec` encoded, importing only trusted modules."""
+    if isinstance(spec, list):
+        return [from_spec(v, trusted) for v in spec]
+    if not isinstance(spec, dict):
+        return spec
+    if "__tuple__" in spec:
+        return tuple(from_spec(v, trusted) for v in spec["__tuple__"])
+    if "__dict__" in spec:
+        return {k: from_spec(v, trusted) for k, v in spec["__dict__"].items()}
+    if "__class__" in spec:
+        return _import_trusted(spec["__class__"], trusted)
+    if "__estimator__" in spec:
+        cls = _import_trusted(spec["__estimator__"], trusted)
+        params = {k: from_spec(v, trusted) for k, v in spec["params"].items()}
+        return cls(**params)
+    raise CampaignFileError(f"Unknown entry in the campaign file: {spec!r}")
+
+
+# --------------------------------------------------------------------------
+# Library fingerprint
+# --------------------------------------------------------------------------
+def library_fingerprint(X):
+    """SHA-256 of a library's content, to check a campaign's library.
+
+    Arrays and sparse matrices hash their values, shape and dtype; pandas
+    objects hash their values (``pandas.util.hash_pandas_object``); sequences
+    of strings (SMILES) hash the strings in order.
+
+    Returns
+    -------
+    fingerprint : str
+        ``"sha256:<hex>"``.
+    """
+    h = hashlib.sha256()
+    if sp.issparse(X):
+        X = X.tocsr()
+        h.update(f"csr{X.shape}{X.dtype}".encode())
+        for part in (X.indptr, X.indices, X.data):
+            h.update(np.ascontiguousarray(part).view(np.uint8))
+    elif hasattr(X, "iloc"):
+        import pandas as pd
+
+        h.update(f"pandas{X.shape}".encode())
+        h.update(pd.util.hash_pandas_object(X, index=False).to_numpy().view(np.uint8))
+    else:
+        arr = np.asarray(X)
+        if arr.dtype.kind in "biufc":
+            h.update(f"array{arr.shape}{arr.dtype}".encode())
+            h.update(np.ascontiguousarray(arr).view(np.uint8))
+        else:
+            h.update(f"strings{arr.shape}".encode())
+            for value in arr.ravel():
+                h.update(str(value).encode())
+                h.update(b"\x00")
+    return "sha256:" + h.hexdigest()
+
+
+# --------------------------------------------------------------------------
+# Save / load
+# --------------------------------------------------------------------------
+def _storable_labels(labels):
+    labels = np.asarray(labels)
+    if labels.dtype.kind == "O":
+        return labels.astype(str)
+    return labels
+
+
+def save_campaign(screen, path):
+    """Write the state of a started screen to ``path`` atomically."""
+    params = {name: getattr(screen, name) for name in _PLAIN_PARAMS}
+    if not isinstance(params["random_state"], int | type(None)):
+        params["random_state"] = None  # a RandomState instance: seed is stored
+    for name in ("acquisition", "stopping"):
+        value = getattr(screen, name)
+        if value is None or isinstance(value, str | BaseEstimator):
+            params[name] = to_spec(value)
+        else:  # a user's callable has no safe stored form: load() asks for it
+            params[name] = {"__callable__": getattr(value, "__qualname__", repr(value))}
+    try:
+        estimator_spec = to_spec(screen.estimator)
+    except TypeError:
+        estimator_spec = None
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "library": {"n_items": screen._n, "fingerprint": screen._library_fingerprint()},
+        "params": params,
+        "estimator": estimator_spec,
+        "estimator_repr": repr(screen.estimator),
+        "seed": screen._seed,
+        "n_iter": screen.n_iter_,
+        "stop": bool(screen.stop_),
+        "termination_condition": screen.termination_condition_,
+        "is_classifier": bool(screen._is_classifier),
+        "history_keys": list(screen.history_),
+        "has_truth": screen._y_true is not None,
+    }
+    arrays = {
+        "manifest": np.array(json.dumps(manifest, allow_nan=True)),
+        "observed_indices": screen._obs_idx,
+        "acquired_iter": screen.acquired_iter_,
+        "prereveal_correct": screen.prereveal_correct_,
+        "pending": (
+            np.empty(0, np.intp) if screen._pending is None else screen._pending
+        ),
+    }
+    if screen._obs_y is not None:
+        arrays["observed_labels"] = _storable_labels(screen._obs_y)
+    if screen._pending_row is not None:
+        # The last round's row waits for a refit; store it to finish on load.
+        arrays["pending_row"] = np.array(json.dumps(screen._pending_row))
+    for key, values in screen.history_.items():
+        arrays[f"history__{key}"] = values
+    if screen._y_true is not None:
+        arrays["y_true"] = _storable_labels(screen._y_true)
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def read_campaign(path):
+    """Read and check a campaign file; return (manifest, arrays)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No campaign file at {path}.")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+        manifest = json.loads(str(arrays.pop("manifest")))
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, EOFError) as exc:
+        raise CampaignFileError(
+            f"{path} is not a readable sklearn-isd campaign file (corrupted or "
+            f"truncated?): {exc}"
+        ) from exc
+    if manifest.get("format") != FORMAT:
+        raise CampaignFileError(f"{path} is not an sklearn-isd campaign file.")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CampaignFileError(
+            f"{path} has campaign format version {version}; this version of "
+            f"sklearn-isd reads version {FORMAT_VERSION}."
+        )
+    required = {"observed_indices", "acquired_iter", "prereveal_correct", "pending"}
+    missing = required - set(arrays)
+    if missing:
+        raise CampaignFileError(f"{path} is corrupted: missing {sorted(missing)}.")
+    return manifest, arrays
