@@ -6,6 +6,7 @@ here means a scikit-learn release can break this one file and nothing else.
 
 from sklearn.base import _fit_context
 from sklearn.utils._indexing import _safe_indexing
+from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
@@ -21,5 +22,6 @@ __all__ = [
     "_fit_context",
     "_num_samples",
     "_safe_indexing",
+    "check_matplotlib_support",
     "validate_params",
 ]
