@@ -1,5 +1,6 @@
 """HybridScreenCV: a hybrid screen by inference set design (paper Algorithm 1)."""
 
+import copy
 import json
 import time
 import warnings
@@ -250,6 +251,12 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
           share within tolerance, or R^2 without tolerance); regressors also
           ``system_mse``, ``inference_mse``, ``system_mae``,
           ``inference_mae``.
+    prereveal_correct_ : ndarray of float of shape (n_samples,)
+        For each measured item, 1.0 if the prediction the model made for it
+        before its label was revealed was correct (within ``tolerance`` for
+        regressors), 0.0 if not; NaN for items measured without a model
+        (the initial batch) and for unmeasured items. The evidence behind
+        every bound.
     stopping_ : StoppingCriterion or None
         The criterion in use, with its state.
     acquisition_ : callable
@@ -270,6 +277,14 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
     its model: it predicts the single class seen and draws the next batch at
     random; the rounds go on as usual and the batch accuracy of those
     constant predictions still feeds the bound.
+
+    Every round fits a fresh clone of ``estimator``, unless the estimator
+    (or a step of a pipeline) has ``warm_start=True``: then each round
+    refits a copy of the previous round's model, which for
+    :class:`~sklearn_isd.ResMLPClassifier` and other neural nets continues
+    from the previous weights. Mind what warm start means for your model:
+    forests with ``warm_start=True`` only add trees when ``n_estimators``
+    grows, so they would not learn from new labels.
 
     Examples
     --------
@@ -885,12 +900,26 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         self._pending_row = row
         self._stale = True
 
+    def _warm_start(self):
+        """Whether the wrapped estimator (or a step of it) sets warm_start."""
+        return any(
+            value is True and (key == "warm_start" or key.endswith("__warm_start"))
+            for key, value in self.estimator.get_params(deep=True).items()
+        )
+
     def _fit_estimator(self):
         labels = self._obs_y
         X_obs = _safe_indexing(self._library, self._obs_idx)
+        was_single_class = self._single_class
         self._single_class = self._is_classifier and np.unique(labels).size < 2
         if self._single_class:
             estimator = DummyClassifier(strategy="prior")
+        elif (
+            self._warm_start() and hasattr(self, "estimator_") and not was_single_class
+        ):
+            # Continue from the previous round's model (e.g. a neural net's
+            # weights) on a copy, so a failed refit leaves estimator_ intact.
+            estimator = copy.deepcopy(self.estimator_)
         else:
             estimator = _seed_nested_random_states(clone(self.estimator), self._seed)
         return estimator.fit(X_obs, labels)
