@@ -7,9 +7,9 @@ with ``allow_pickle=False``) holding:
   parameters, the estimator as a *spec* (see below), the fingerprint of the
   library, counters and the stopping decision);
 - the state arrays: ``observed_indices`` and ``observed_labels`` (in the order
-  they were measured), ``acquired_iter``, ``prereveal_correct``, the pending
-  batch (asked, not yet told) and one ``history__<key>`` array per column of
-  ``history_``.
+  they were measured), ``acquired_iter``, ``prereveal_correct``,
+  ``audit_mask``, the pending batch (asked, not yet told) and its audit
+  items, and one ``history__<key>`` array per column of ``history_``.
 
 The fitted model is not stored: it is refit from the measured labels when
 the campaign is loaded and its library attached, which gives the same model
@@ -210,6 +210,8 @@ def save_campaign(screen, path):
         "observed_indices": screen._obs_idx,
         "acquired_iter": screen.acquired_iter_,
         "prereveal_correct": screen.prereveal_correct_,
+        "audit_mask": screen.audit_mask_,
+        "pending_audit": screen._pending_audit,
         "pending": (
             np.empty(0, np.intp) if screen._pending is None else screen._pending
         ),
@@ -262,7 +264,14 @@ def read_campaign(path):
             f"{path} has campaign format version {version}; this version of "
             f"sklearn-isd reads version {FORMAT_VERSION}."
         )
-    required = {"observed_indices", "acquired_iter", "prereveal_correct", "pending"}
+    required = {
+        "observed_indices",
+        "acquired_iter",
+        "prereveal_correct",
+        "pending",
+        "audit_mask",
+        "pending_audit",
+    }
     missing = required - set(arrays)
     if missing:
         raise CampaignFileError(f"{path} is corrupted: missing {sorted(missing)}.")

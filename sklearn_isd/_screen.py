@@ -24,7 +24,7 @@ from ._persist import (
     save_campaign,
 )
 from .acquisition import get_acquisition
-from .stopping import KLBound
+from .stopping import KLBound, round_evidence
 from .utils._compat import (
     HasMethods,
     Interval,
@@ -257,6 +257,10 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         regressors), 0.0 if not; NaN for items measured without a model
         (the initial batch) and for unmeasured items. The evidence behind
         every bound.
+    audit_mask_ : ndarray of bool of shape (n_samples,)
+        True for items acquired as audit items: drawn uniformly from the
+        inference set for a stopping rule that asks for them
+        (:class:`~sklearn_isd.stopping.AuditBound`), not by ``acquisition``.
     stopping_ : StoppingCriterion or None
         The criterion in use, with its state.
     acquisition_ : callable
@@ -514,12 +518,14 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         # Per item: was the prediction made before its label was revealed
         # correct (1/0)? NaN if measured without a model, or never measured.
         self.prereveal_correct_ = np.full(n, np.nan)
+        self.audit_mask_ = np.zeros(n, dtype=bool)
         self.n_iter_ = 0
         self.stop_ = False
         self.termination_condition_ = None
         self._obs_idx = np.empty(0, dtype=np.intp)
         self._obs_y = None
         self._pending = None  # the batch proposed by ask, not yet told
+        self._pending_audit = np.empty(0, dtype=np.intp)  # its audit items
         self._pending_row = None  # history row waiting for a successful refit
         self.history_ = {
             key: np.empty(0, dtype=np.intp if key.startswith("n_") else float)
@@ -753,6 +759,8 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         self._obs_y = arrays.get("observed_labels")
         pending = arrays["pending"].astype(np.intp)
         self._pending = pending if pending.size else None
+        self.audit_mask_ = arrays["audit_mask"].astype(bool)
+        self._pending_audit = arrays["pending_audit"].astype(np.intp)
         row = arrays.get("pending_row")
         self._pending_row = None if row is None else json.loads(str(row))
         self.history_ = {
@@ -766,16 +774,9 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
             raise CampaignFileError("The campaign file is inconsistent (corrupted).")
         # Replay the evidence of every round, so that stateful criteria end in
         # the state they had when the campaign was saved.
-        counts = np.bincount(
-            self.acquired_iter_[self.observed_mask_], minlength=self.n_iter_
-        )
         if self._monitor is not None:
-            for t, n_observed in enumerate(np.cumsum(counts)):
-                correct = self.prereveal_correct_[self.acquired_iter_ == t]
-                batch_correct = None if np.isnan(correct).all() else correct == 1
-                self._monitor.update(
-                    batch_correct=batch_correct, n_observed=int(n_observed), n_library=n
-                )
+            for evidence in round_evidence(self):
+                self._monitor.update(**evidence)
         self._stale = self._obs_idx.size > 0
 
     def _round_rng(self, round_):
@@ -786,10 +787,23 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         inference = np.flatnonzero(~self.observed_mask_)
         size = self._initial_batch if self.n_iter_ == 0 else self._batch
         size = min(size, self._budget - self._obs_idx.size, inference.size)
+        self._pending_audit = np.empty(0, dtype=np.intp)
         if size <= 0:
             return np.empty(0, dtype=np.intp)
-        scores = np.zeros(inference.size) if self._pool is None else self._pool[2]
-        return inference[_top_k(scores, size, self._round_rng(self.n_iter_))]
+        rng = self._round_rng(self.n_iter_)
+        if self._pool is None:  # no model yet: a uniform draw
+            return inference[_top_k(np.zeros(inference.size), size, rng)]
+        scores = self._pool[2]
+        n_audit = min(size, self._monitor.audit_size(size)) if self._monitor else 0
+        if n_audit == 0:
+            return inference[_top_k(scores, size, rng)]
+        # Audit items: drawn uniformly from the inference set, so that their
+        # correctness is an unbiased sample of the inference-set accuracy.
+        audit = rng.choice(inference.size, size=n_audit, replace=False)
+        rest = np.setdiff1d(np.arange(inference.size), audit, assume_unique=True)
+        chosen = rest[_top_k(scores[rest], size - n_audit, rng)]
+        self._pending_audit = inference[audit]
+        return np.concatenate([inference[chosen], self._pending_audit])
 
     def _validate_batch(self, indices, labels):
         indices = np.asarray(indices)
@@ -863,11 +877,16 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
                     labels, predictions, tolerance=self.tolerance
                 )
                 row["batch_score"] = batch_correct.mean()
+                self.prereveal_correct_[indices] = batch_correct
             if not self._is_classifier:
                 err = predictions.astype(float) - labels.astype(float)
                 row["batch_mse"] = float(np.mean(err**2))
                 row["batch_mae"] = float(np.mean(np.abs(err)))
 
+        audit = np.isin(indices, self._pending_audit)
+        audit_correct = None if batch_correct is None else batch_correct[audit]
+        self.audit_mask_[indices[audit]] = True
+        self._pending_audit = np.empty(0, dtype=np.intp)
         self._obs_idx = np.concatenate([self._obs_idx, indices])
         self._obs_y = (
             labels if self._obs_y is None else np.concatenate([self._obs_y, labels])
@@ -885,7 +904,10 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         criterion_stop = False
         if self._monitor is not None:
             monitor_stop = self._monitor.update(
-                batch_correct=batch_correct, n_observed=n_obs, n_library=self._n
+                batch_correct=batch_correct,
+                n_observed=n_obs,
+                n_library=self._n,
+                audit_correct=audit_correct,
             )
             criterion_stop = monitor_stop and self.stopping_ is not None
             row["batch_lower_bound"] = self._monitor.batch_lower_bound_

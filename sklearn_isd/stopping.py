@@ -21,20 +21,27 @@ decision; it never raises to stop. :class:`~sklearn_isd.HybridScreenCV`
 clones the criterion it is given, so one object can be reused across screens.
 """
 
-from numbers import Real
+from collections import deque
+from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import rel_entr
 from sklearn.base import BaseEstimator
 
-from .utils._compat import Interval
+from .utils._compat import Interval, StrOptions
 
 __all__ = [
-    "StoppingCriterion",
-    "KLBound",
+    "AnytimeKLBound",
+    "AuditBound",
     "Budget",
+    "KLBound",
+    "PooledKLBound",
+    "StoppingCriterion",
     "bernoulli_kl",
+    "clopper_pearson_lower_bound",
     "kl_lower_bound",
+    "replay_stopping",
+    "round_evidence",
 ]
 
 _BISECTION_STEPS = 64
@@ -68,6 +75,48 @@ def bernoulli_kl(p, q):
     p = np.asarray(p, dtype=float)
     q = np.asarray(q, dtype=float)
     return rel_entr(p, q) + rel_entr(1.0 - p, 1.0 - q)
+
+
+def clopper_pearson_lower_bound(mean, n, delta):
+    """One-sided exact binomial (Clopper-Pearson) lower bound on a mean.
+
+    For ``k = mean * n`` successes in ``n`` independent Bernoulli(``mu``)
+    trials, returns the ``delta`` quantile of ``Beta(k, n - k + 1)``, so that
+    ``P(mu < bound) <= delta``; 0 when ``k = 0``. Tighter than
+    :func:`kl_lower_bound`, which relaxes the same binomial tail by the
+    Chernoff inequality.
+
+    Parameters
+    ----------
+    mean : array-like of float in [0, 1]
+        Observed fractions of successes.
+    n : array-like of int > 0
+        Number of trials.
+    delta : array-like of float in (0, 1)
+        Probability that the bound fails.
+
+    Returns
+    -------
+    bound : ndarray or float
+
+    Examples
+    --------
+    >>> from sklearn_isd.stopping import clopper_pearson_lower_bound
+    >>> round(clopper_pearson_lower_bound(1.0, 50, 0.05), 4)  # = 0.05 ** (1/50)
+    0.9418
+    """
+    from scipy.stats import beta
+
+    mean = np.asarray(mean, dtype=float)
+    n = np.asarray(n, dtype=float)
+    delta = np.asarray(delta, dtype=float)
+    if np.any(~((mean >= 0) & (mean <= 1))) or np.any(~(n > 0)):
+        raise ValueError("mean must lie in [0, 1] and n must be positive.")
+    if np.any(~((delta > 0) & (delta < 1))):
+        raise ValueError(f"delta must lie in the open interval (0, 1); got {delta!r}.")
+    k = np.round(mean * n)
+    bound = np.where(k > 0, beta.ppf(delta, np.maximum(k, 1), n - k + 1), 0.0)
+    return float(bound) if bound.ndim == 0 else bound
 
 
 def kl_lower_bound(mean, n, delta):
@@ -148,6 +197,26 @@ class StoppingCriterion(BaseEstimator):
 
     termination_condition = "target_reached"
 
+    def audit_size(self, batch_size):
+        """Items of each batch the screen must draw uniformly at random.
+
+        Rules that estimate the inference-set accuracy from a uniform sample
+        (:class:`AuditBound`) return a positive number; the screen then fills
+        that many places of the batch with items drawn uniformly from the
+        inference set and passes their correctness as ``audit_correct``.
+
+        Parameters
+        ----------
+        batch_size : int
+            Size of the batch being proposed.
+
+        Returns
+        -------
+        n_audit : int
+            0 for rules that need no audit.
+        """
+        return 0
+
     def reset(self):
         """Forget the state of a previous screen.
 
@@ -161,7 +230,7 @@ class StoppingCriterion(BaseEstimator):
         self.stop_ = False
         return self
 
-    def update(self, *, batch_correct, n_observed, n_library):
+    def update(self, *, batch_correct, n_observed, n_library, audit_correct=None):
         """Take the evidence of one acquired batch and decide.
 
         Parameters
@@ -170,6 +239,9 @@ class StoppingCriterion(BaseEstimator):
             Whether each prediction made on the batch before its labels were
             revealed was correct; ``None`` for a batch acquired without a
             model (the initial batch).
+        audit_correct : ndarray of bool or None, default=None
+            The part of ``batch_correct`` on the batch's audit items (drawn
+            uniformly from the inference set, see :meth:`audit_size`).
         n_observed : int
             Number of measured items, this batch included.
         n_library : int
@@ -246,7 +318,7 @@ class KLBound(StoppingCriterion):
         self._validate_params()
         return super().reset()
 
-    def update(self, *, batch_correct, n_observed, n_library):
+    def update(self, *, batch_correct, n_observed, n_library, audit_correct=None):
         n_inference = n_library - n_observed
         if batch_correct is None or len(batch_correct) == 0:
             alpha = np.nan
@@ -306,9 +378,277 @@ class Budget(StoppingCriterion):
         self._validate_params()
         return super().reset()
 
-    def update(self, *, batch_correct, n_observed, n_library):
+    def update(self, *, batch_correct, n_observed, n_library, audit_correct=None):
         self.batch_lower_bound_ = np.nan
         self.system_lower_bound_ = n_observed / n_library
         # A small tolerance so that e.g. 0.3 * 1000 counts as reached at 300.
         self.stop_ = bool(n_observed >= self.max_fraction * n_library - 1e-9)
         return self.stop_
+
+
+class AnytimeKLBound(StoppingCriterion):
+    """The paper's bound with ``delta`` spent over rounds: valid for a whole screen.
+
+    :class:`KLBound` tests a bound that fails with probability ``delta``
+    again at every round, so the chance that *some* round's bound fails (and
+    the screen stops too early) grows with the number of rounds. This rule
+    gives round ``t`` (counting rounds with evidence from 1) the level
+    ``delta_t = delta / (t (t + 1))``; these sum to ``delta``, so by the union
+    bound all the rounds' bounds hold together with probability at least
+    ``1 - delta``, however long the screen runs and whenever it stops.
+
+    With ``window > 1`` the bound of round ``t`` pools the pre-reveal
+    correctness of the last ``window`` batches instead of the last one only
+    (more evidence, so a tighter bound). Pooling assumes that each of those
+    batches still lower-bounds the accuracy on the current inference set:
+    they were the hardest items when acquired, and the inference set only
+    loses items while the model only gains labels.
+
+    Like :class:`KLBound`, it relies on Lemma 1: a weakly calibrated model
+    acquiring by least confidence makes the batch no easier than the rest of
+    the inference set. An over-confident model breaks that assumption; see
+    :class:`AuditBound` for a rule that needs no calibration.
+
+    Parameters
+    ----------
+    target : float, default=0.95
+        System accuracy to reach, in (0, 1).
+    delta : float, default=0.05
+        Probability, over the whole screen, that the bound fails.
+    window : int, default=1
+        Number of recent batches whose evidence is pooled.
+
+    Attributes
+    ----------
+    batch_lower_bound_ : float
+        Lower bound on the inference-set accuracy from the pooled evidence.
+    system_lower_bound_ : float
+        Lower bound on the system accuracy.
+    n_rounds_ : int
+        Rounds with evidence so far (``t``).
+    stop_ : bool
+        The last decision.
+    """
+
+    _parameter_constraints = {
+        "target": [Interval(Real, 0, 1, closed="neither")],
+        "delta": [Interval(Real, 0, 1, closed="neither")],
+        "window": [Interval(Integral, 1, None, closed="left")],
+    }
+    _anytime = True
+
+    def __init__(self, target=0.95, delta=0.05, window=1):
+        self.target = target
+        self.delta = delta
+        self.window = window
+
+    def reset(self):
+        self._validate_params()
+        self._evidence = deque(maxlen=self.window)
+        self.n_rounds_ = 0
+        return super().reset()
+
+    def _round_delta(self):
+        t = self.n_rounds_
+        return self.delta / (t * (t + 1)) if self._anytime else self.delta
+
+    def _lower_bound(self, pooled):
+        return kl_lower_bound(pooled.mean(), pooled.size, self._round_delta())
+
+    def _evidence_of(self, batch_correct, audit_correct):
+        return batch_correct
+
+    def update(self, *, batch_correct, n_observed, n_library, audit_correct=None):
+        evidence = self._evidence_of(batch_correct, audit_correct)
+        if evidence is not None and len(evidence):
+            self.n_rounds_ += 1
+            self._evidence.append(np.asarray(evidence, dtype=bool))
+        if self._evidence:
+            pooled = np.concatenate(self._evidence)
+            alpha = self._lower_bound(pooled)
+            bound = (n_observed + alpha * (n_library - n_observed)) / n_library
+        else:
+            alpha, bound = np.nan, n_observed / n_library
+        self.batch_lower_bound_ = alpha
+        self.system_lower_bound_ = bound
+        self.stop_ = bool(bound > self.target)
+        return self.stop_
+
+
+class PooledKLBound(AnytimeKLBound):
+    """:class:`AnytimeKLBound` pooling the last ``window`` batches (default 5).
+
+    See :class:`AnytimeKLBound` for the guarantee and the assumption that
+    pooling adds: every pooled batch, the hardest items of its round, still
+    lower-bounds the accuracy on the current inference set.
+
+    Parameters
+    ----------
+    target : float, default=0.95
+        System accuracy to reach, in (0, 1).
+    delta : float, default=0.05
+        Probability, over the whole screen, that the bound fails.
+    window : int, default=5
+        Number of recent batches whose evidence is pooled.
+    """
+
+    def __init__(self, target=0.95, delta=0.05, window=5):
+        super().__init__(target=target, delta=delta, window=window)
+
+
+class AuditBound(AnytimeKLBound):
+    """Stop on an unbiased audit of the inference set: no calibration needed.
+
+    A share ``audit_fraction`` of every batch is drawn *uniformly at random*
+    from the inference set instead of by the acquisition function (the rest
+    of the batch is acquired as usual). The pre-reveal correctness of these
+    audit items is an unbiased sample of the model's accuracy on the whole
+    inference set, so an exact binomial (Clopper-Pearson) lower bound applies
+    directly, whatever the calibration of the model; ``delta`` is spent over
+    rounds as in :class:`AnytimeKLBound`, so the guarantee holds for the
+    whole screen.
+
+    Audits are small, so the bound pools the audits of the last ``window``
+    rounds. Pooling assumes the accuracy on the inference set does not
+    decrease over those rounds (the model gains labels and the inference set
+    loses its hardest items); with ``window=1`` no such assumption is made.
+    The audit measures the predictions of the model *before* each batch was
+    added; the readout uses the model refit with it, which is no worse in
+    practice but is not covered by the guarantee.
+
+    Parameters
+    ----------
+    target : float, default=0.95
+        System accuracy to reach, in (0, 1).
+    delta : float, default=0.05
+        Probability, over the whole screen, that the bound fails.
+    audit_fraction : float, default=0.1
+        Share of each batch drawn uniformly from the inference set, in
+        (0, 1]; at least one item per batch.
+    window : int, default=10
+        Number of recent rounds whose audits are pooled.
+    method : {"clopper_pearson", "kl"}, default="clopper_pearson"
+        The binomial lower bound: exact (Clopper-Pearson) or the KL
+        (Chernoff) bound of Eq. 5.
+
+    Attributes
+    ----------
+    batch_lower_bound_ : float
+        Lower bound on the inference-set accuracy from the pooled audits.
+    system_lower_bound_ : float
+        Lower bound on the system accuracy.
+    n_rounds_ : int
+        Rounds with audit evidence so far.
+    stop_ : bool
+        The last decision.
+    """
+
+    _parameter_constraints = {
+        **AnytimeKLBound._parameter_constraints,
+        "audit_fraction": [Interval(Real, 0, 1, closed="right")],
+        "method": [StrOptions({"clopper_pearson", "kl"})],
+    }
+
+    def __init__(
+        self,
+        target=0.95,
+        delta=0.05,
+        audit_fraction=0.1,
+        window=10,
+        method="clopper_pearson",
+    ):
+        super().__init__(target=target, delta=delta, window=window)
+        self.audit_fraction = audit_fraction
+        self.method = method
+
+    def audit_size(self, batch_size):
+        return max(1, int(round(self.audit_fraction * batch_size)))
+
+    def _evidence_of(self, batch_correct, audit_correct):
+        return audit_correct
+
+    def _lower_bound(self, pooled):
+        bound = (
+            clopper_pearson_lower_bound
+            if self.method == "clopper_pearson"
+            else kl_lower_bound
+        )
+        return bound(pooled.mean(), pooled.size, self._round_delta())
+
+
+def round_evidence(screen):
+    """The evidence a stopping rule received at each round of a screen.
+
+    Parameters
+    ----------
+    screen : HybridScreenCV
+        A started screen.
+
+    Yields
+    ------
+    evidence : dict
+        Per round, in order, the keyword arguments of
+        :meth:`StoppingCriterion.update`: ``batch_correct``, ``audit_correct``
+        (None for a round without a model), ``n_observed`` and ``n_library``.
+    """
+    acquired, correct = screen.acquired_iter_, screen.prereveal_correct_
+    counts = np.bincount(acquired[acquired >= 0], minlength=screen.n_iter_)
+    for t, n_observed in enumerate(np.cumsum(counts)):
+        in_round = acquired == t
+        values = correct[in_round]
+        if np.isnan(values).all():
+            batch_correct = audit_correct = None
+        else:
+            batch_correct = values == 1
+            audit_correct = batch_correct[screen.audit_mask_[in_round]]
+        yield {
+            "batch_correct": batch_correct,
+            "audit_correct": audit_correct,
+            "n_observed": int(n_observed),
+            "n_library": acquired.size,
+        }
+
+
+def replay_stopping(criterion, screen):
+    """Round at which a stopping rule would have stopped a recorded screen.
+
+    Replays the evidence of every round of a fitted screen (typically run
+    with ``stopping=None`` to the end) through a fresh copy of
+    ``criterion``, in order. This is how rules are compared on the same
+    screens in the coverage study: one screen, several stopping times. The
+    audit evidence of :class:`AuditBound` exists only in screens run with
+    an audit rule, whose batches held audit items.
+
+    Parameters
+    ----------
+    criterion : StoppingCriterion
+        The rule to replay; it is cloned, not modified.
+    screen : HybridScreenCV
+        A fitted screen.
+
+    Returns
+    -------
+    round : int or None
+        Index of the first round (0 = initial batch, as in ``history_``) at
+        which the rule stops, or None if it never would have.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_isd import HybridScreenCV
+    >>> from sklearn_isd.stopping import KLBound, replay_stopping
+    >>> X, y = make_classification(1000, random_state=0)
+    >>> screen = HybridScreenCV(LogisticRegression(), batch_size=50,
+    ...                         stopping=None, random_state=0).fit(X, y)
+    >>> t = replay_stopping(KLBound(target=0.9), screen)
+    >>> float(screen.history_["system_score"][t]) >= 0.9
+    True
+    """
+    from sklearn.base import clone
+
+    rule = clone(criterion).reset()
+    for t, evidence in enumerate(round_evidence(screen)):
+        if rule.update(**evidence):
+            return t
+    return None

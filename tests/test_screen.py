@@ -157,6 +157,7 @@ def test_history_bounds_are_equation_5_and_6(blobs):
         model = LogisticRegression().fit(X[observed_before], y[observed_before])
         accuracy = np.mean(model.predict(X[batch]) == y[batch])
         assert h["batch_score"][t] == pytest.approx(accuracy)
+        assert np.mean(screen.prereveal_correct_[batch]) == pytest.approx(accuracy)
         alpha = kl_lower_bound(accuracy, batch.size, 0.05)
         assert h["batch_lower_bound"][t] == pytest.approx(alpha)
         n_obs = h["n_observed"][t]
