@@ -4,6 +4,7 @@ import argparse
 import sys
 
 from . import __version__
+from .cli import EXIT_CODES_EPILOG, add_commands, run_command
 
 
 def _positive_int(text):
@@ -25,6 +26,8 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="sklearn-isd",
         description="Hybrid screens by inference set design.",
+        epilog=EXIT_CODES_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=__version__)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -75,6 +78,7 @@ def build_parser():
     demo.add_argument(
         "--no-progress", action="store_true", help="do not show a progress bar"
     )
+    add_commands(commands)
     return parser
 
 
@@ -97,7 +101,8 @@ def main(argv=None):
         except ImportError as exc:
             print(f"sklearn-isd demo: {exc}", file=sys.stderr)
             return 3
-    return 0
+        return 0
+    return run_command(args)
 
 
 if __name__ == "__main__":

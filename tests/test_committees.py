@@ -1,6 +1,5 @@
 """Committees and regression screens (paper Sec. 4.2, Fig. 7 at QM9 scale)."""
 
-import numpy as np
 import pytest
 from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestRegressor
