@@ -49,7 +49,7 @@ def test_kl_lower_bound_vectorised_equals_scalar():
     vec = kl_lower_bound(means, ns, deltas)
     assert vec.shape == means.shape
     scalar = [kl_lower_bound(m, n, d) for m, n, d in GRID]
-    np.testing.assert_allclose(vec, scalar, rtol=0, atol=0)
+    np.testing.assert_allclose(vec, scalar, rtol=0, atol=1e-12)
     # Broadcasting over a grid of means for one (n, delta).
     assert kl_lower_bound(np.linspace(0, 1, 11), 50, 0.05).shape == (11,)
 
