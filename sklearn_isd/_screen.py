@@ -456,10 +456,11 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
     def tell(self, indices, labels):
         """Record measured labels, refit the model and update the bound.
 
-        Validation happens before anything changes: bad indices or labels
-        raise and leave the screen exactly as it was. Once validated, the
-        labels are stored before the model is refit, so if refitting fails,
-        no measured label is lost and the next call retries the refit.
+        The call is all or nothing: bad indices or labels raise before
+        anything changes, and if refitting the model or scoring the
+        inference set fails, the screen is rolled back to its state before
+        the call, so the same ``tell`` can be retried once the cause is
+        fixed. No partial update survives a failed call.
 
         Parameters
         ----------
@@ -476,9 +477,32 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
             telling whether to stop.
         """
         self._check_started()
+        self._refresh()  # a campaign just loaded: rebuild the model first
         indices, labels = self._validate_batch(indices, labels)
-        self._commit(indices, labels)
-        self._refresh()
+        return self._tell_validated(indices, labels)
+
+    _MUTABLE_STATE = (
+        "observed_mask_",
+        "acquired_iter_",
+        "prereveal_correct_",
+        "audit_mask_",
+    )
+
+    def _tell_validated(self, indices, labels):
+        """Commit a validated batch and refit, rolling back if anything fails."""
+        saved = dict(self.__dict__)
+        arrays = {name: getattr(self, name).copy() for name in self._MUTABLE_STATE}
+        monitor = copy.deepcopy(self._monitor)
+        try:
+            self._commit(indices, labels)
+            self._refresh()
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved, **arrays)
+            if saved["_monitor"] is saved["stopping_"]:
+                self.stopping_ = monitor
+            self._monitor = monitor
+            raise
         return self
 
     # ------------------------------------------------------------------
@@ -967,9 +991,8 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
     def _refresh(self):
         """Refit on the measured labels and rescore the inference set if stale.
 
-        Runs after each tell (and after loading a saved campaign). If it
-        raises (the estimator failed to fit), the measured labels are kept and
-        the next ask/tell/resume retries it.
+        Runs after each tell (rolled back with it if it fails) and after a
+        saved campaign is loaded.
         """
         if not self._stale:
             return
@@ -1066,8 +1089,7 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
                     f"{round_}: {exc} The screen is unchanged; fix the oracle and "
                     "call resume()."
                 ) from exc
-            self._commit(indices, labels)
-            self._refresh()
+            self._tell_validated(indices, labels)
         return self
 
     def __getstate__(self):

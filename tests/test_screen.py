@@ -487,20 +487,27 @@ class FailingSecondFit(LogisticRegression):
         return super().fit(X, y)
 
 
-def test_refit_failure_keeps_measured_labels_and_retries(blobs):
+def test_refit_failure_rolls_the_tell_back(blobs):
     X, y = blobs
     FailingSecondFit.fits = 0
     screen = HybridScreenCV(FailingSecondFit(), batch_size=30, random_state=0)
     batch = screen.ask(X)
     screen.tell(batch, y[batch])
+    before = _state(screen)
+    bound = screen.stopping_.system_lower_bound_
     second = screen.ask()
     with pytest.raises(RuntimeError, match="solver crashed"):
         screen.tell(second, y[second])
-    assert screen.observed_mask_.sum() == 60  # the labels are kept
-    assert len(screen.history_["n_observed"]) == 1  # row waits for the refit
-    third = screen.ask()  # retries the refit first
-    assert len(screen.history_["n_observed"]) == 2
-    assert not screen.observed_mask_[third].any()
+    after = _state(screen)
+    for key in ("observed", "acquired", "transduction"):
+        np.testing.assert_array_equal(before[key], after[key])
+    assert after["n_iter"] == 1 and len(screen.history_["n_observed"]) == 1
+    assert screen.stopping_.system_lower_bound_ == bound
+    assert np.isnan(screen.prereveal_correct_[second]).all()
+    # The same tell, retried, goes through.
+    np.testing.assert_array_equal(screen.ask(), second)
+    screen.tell(second, y[second])
+    assert screen.observed_mask_.sum() == 60 and screen.n_iter_ == 2
 
 
 def test_bad_acquisition_callable_is_reported(blobs):
