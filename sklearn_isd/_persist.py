@@ -57,7 +57,7 @@ _PLAIN_PARAMS = (
 
 
 class CampaignFileError(ValueError):
-    """A campaign file is corrupted, of an unknown format, or does not match."""
+    """A campaign file is corrupted or of an unknown format, or X is not its library."""
 
 
 # --------------------------------------------------------------------------

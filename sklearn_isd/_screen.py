@@ -465,8 +465,8 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         Parameters
         ----------
         indices : array-like of int
-            Positions in the library that were measured, normally the batch
-            returned by :meth:`ask` (the bound assumes so).
+            Positions in the library that were measured: the batch returned
+            by :meth:`ask`, or part of it (a plate where some wells failed).
         labels : array-like of shape (n_indices,)
             The measured labels, in the same order.
 
@@ -651,7 +651,12 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
             raise ValueError(
                 f"This screen runs on a library of {self._n} items; got X with {n}."
             )
-        if self._fingerprint is not None and X is not getattr(self, "_library", None):
+        current = getattr(self, "_library", None)
+        if X is current:
+            return
+        if self._fingerprint is None and current is not None:
+            self._fingerprint = library_fingerprint(current)
+        if self._fingerprint is not None:
             fingerprint = library_fingerprint(X)
             if fingerprint != self._fingerprint:
                 raise CampaignFileError(
@@ -854,6 +859,15 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
             raise ValueError(
                 f"indices {indices[seen][:10].tolist()} were already measured; "
                 "each item is measured once."
+            )
+        asked = np.empty(0, np.intp) if self._pending is None else self._pending
+        unasked = ~np.isin(indices, asked)
+        if unasked.any():
+            raise ValueError(
+                f"indices {indices[unasked][:10].tolist()} are not in the batch "
+                "proposed by ask(); tell() takes the batch ask() returned, or "
+                "part of it (the bound assumes the batch was chosen by the "
+                "screen)."
             )
         labels = np.asarray(labels)
         if labels.ndim == 2 and labels.shape[1] == 1:
