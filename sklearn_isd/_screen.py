@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.dummy import DummyClassifier
 from sklearn.utils import check_random_state, get_tags, indexable
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import assert_all_finite, check_is_fitted, column_or_1d
 
 from . import metrics as _m
@@ -886,7 +887,23 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
                 f"{indices[missing][:10].tolist()}). Every measured item needs a "
                 "label; leave failed measurements out of the batch."
             )
-        if not self._is_classifier:
+        if self._is_classifier:
+            measured = labels if self._obs_y is None else np.r_[self._obs_y, labels]
+            if measured.dtype.kind == "O":
+                is_str = np.array([isinstance(v, str | bytes) for v in measured])
+                if is_str.any() and not is_str.all():
+                    raise ValueError(
+                        "Class labels must be all strings or all numbers, but the "
+                        "labels measured so far and this batch mix them (e.g. "
+                        f"{measured[is_str][0]!r} and {measured[~is_str][0]!r})."
+                    )
+            try:
+                unique_labels(measured)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"The labels of this batch cannot be classes of this screen: {exc}"
+                ) from None
+        else:
             if labels.dtype.kind not in "biuf":
                 try:
                     labels = labels.astype(float)

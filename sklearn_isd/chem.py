@@ -145,6 +145,10 @@ def _fingerprint_chunk(smiles, radius, n_bits, use_counts, include_chirality):
     )
 
 
+#: Largest fingerprint length accepted (RDKit allocates it per molecule).
+MAX_N_BITS = 2**24
+
+
 class MorganFingerprint(TransformerMixin, BaseEstimator):
     """Morgan (ECFP) fingerprints of SMILES strings, as a sparse matrix.
 
@@ -160,7 +164,9 @@ class MorganFingerprint(TransformerMixin, BaseEstimator):
         diameter is ``2 * radius``).
 
     n_bits : int, default=2048
-        Length of the folded fingerprint (number of output columns).
+        Length of the folded fingerprint (number of output columns), at most
+        ``MAX_N_BITS`` (2**24): RDKit builds a dense bit vector of this length
+        per molecule, so longer ones cost seconds per molecule.
 
     use_counts : bool, default=False
         If True, output how many times each (folded) environment occurs
@@ -208,7 +214,7 @@ class MorganFingerprint(TransformerMixin, BaseEstimator):
 
     _parameter_constraints = {
         "radius": [Interval(Integral, 0, None, closed="left")],
-        "n_bits": [Interval(Integral, 1, None, closed="left")],
+        "n_bits": [Interval(Integral, 1, MAX_N_BITS, closed="both")],
         "use_counts": ["boolean"],
         "include_chirality": ["boolean"],
         "n_jobs": [Integral, None],
