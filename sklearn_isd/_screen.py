@@ -183,8 +183,10 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         ``"kl"`` is :class:`~sklearn_isd.stopping.KLBound` with this screen's
         ``target`` and ``delta``; a criterion object from
         :mod:`sklearn_isd.stopping` is cloned and used with its own
-        parameters; None measures until ``max_fraction``. Whatever the
-        choice, the KL bounds are recorded in ``history_``.
+        parameters; None measures until ``max_fraction``. ``history_``
+        records the bounds of the criterion in use; with ``stopping=None``,
+        those of ``KLBound(target, delta)`` (classifiers, or regressors with
+        a tolerance).
     target : float, default=0.95
         System accuracy to reach, in (0, 1).
     delta : float, default=0.05

@@ -192,7 +192,7 @@ def kl_lower_bound(mean, n, delta):
     >>> round(kl_lower_bound(1.0, 50, 0.05), 4)  # = 0.05 ** (1 / 50)
     0.9418
     >>> round(kl_lower_bound(0.9, 200, 0.05), 4)
-    0.8611
+    0.8403
     """
     if all(isinstance(v, Real) for v in (mean, n, delta)):
         return _kl_lower_bound_scalar(float(mean), float(n), float(delta))
