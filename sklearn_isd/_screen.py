@@ -96,6 +96,15 @@ def _top_k(scores, k, rng):
     return selected[order]
 
 
+def _progress_bar(total):
+    """A tqdm bar over the library's items measured, or None without tqdm."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="item", desc="measured", leave=False)
+
+
 def _seed_nested_random_states(estimator, seed):
     """Seed every ``random_state`` left at None in ``estimator`` (nested too)."""
     to_set = {
@@ -210,7 +219,10 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         ``"random"`` acquisition is reproducible) and seeds every
         ``random_state`` of the wrapped estimator left at None.
     verbose : int, default=0
-        Print one line per round when > 0.
+        When > 0, :meth:`fit` and :meth:`resume` print one line per round
+        (labels used, batch accuracy, bounds, true scores in a simulation)
+        under a progress bar of the items measured and the current bound
+        (the bar needs tqdm: ``pip install sklearn-isd[cli]``).
 
     Attributes
     ----------
@@ -443,7 +455,9 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         -------
         indices : ndarray of int
             Positions in ``X`` to measure, most informative first. Empty once
-            every item (or ``max_fraction`` of the library) is measured.
+            every item (or ``max_fraction`` of the library) is measured. While
+            part of the last batch is still pending (results came back in
+            parts), that part is returned and nothing new is proposed.
         """
         if not hasattr(self, "observed_mask_"):
             if X is None:
@@ -456,7 +470,7 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
             self._pending = self._propose()
         return self._pending.copy()
 
-    def tell(self, indices, labels):
+    def tell(self, indices, labels, *, failed="raise"):
         """Record measured labels, refit the model and update the bound.
 
         The call is all or nothing: bad indices or labels raise before
@@ -465,13 +479,25 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         the call, so the same ``tell`` can be retried once the cause is
         fixed. No partial update survives a failed call.
 
+        Results may come back in parts: told items leave the pending batch,
+        the rest stays pending, and :meth:`ask` returns it (and proposes
+        nothing new) until it is told or released with :meth:`cancel`.
+
         Parameters
         ----------
         indices : array-like of int
             Positions in the library that were measured: the batch returned
-            by :meth:`ask`, or part of it (a plate where some wells failed).
+            by :meth:`ask`, or part of it.
         labels : array-like of shape (n_indices,)
-            The measured labels, in the same order.
+            The measured labels, in the same order. A missing value (None or
+            NaN) marks a failed measurement, handled by ``failed``.
+        failed : {"raise", "retry", "exclude"}, default="raise"
+            What a missing value means. ``"raise"``: an error, nothing is
+            recorded. ``"retry"``: the failed items are left out of this
+            tell and stay pending, to be measured again. ``"exclude"``: the
+            failed items are left out and released from the batch, back to
+            the inference set (predicted, unless acquired again later). A
+            failed measurement is never counted as a label.
 
         Returns
         -------
@@ -480,9 +506,61 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
             telling whether to stop.
         """
         self._check_started()
+        if failed not in ("raise", "retry", "exclude"):
+            raise ValueError(
+                f"failed must be 'raise', 'retry' or 'exclude'; got {failed!r}."
+            )
         self._refresh()  # a campaign just loaded: rebuild the model first
+        labels = np.asarray(labels)
+        if failed != "raise" and labels.ndim == 1:
+            indices = self._validate_indices(indices)
+            missing = _missing(labels) if labels.shape == indices.shape else None
+            if missing is not None and missing.any():
+                failed_items = indices[missing]
+                indices, labels = self._validate_batch(
+                    indices[~missing], labels[~missing]
+                )
+                if indices.size:
+                    self._tell_validated(indices, labels)
+                if failed == "exclude":
+                    self.cancel(failed_items)
+                return self
         indices, labels = self._validate_batch(indices, labels)
         return self._tell_validated(indices, labels)
+
+    def cancel(self, indices=None):
+        """Release pending items: they go back to the inference set.
+
+        Parameters
+        ----------
+        indices : array-like of int, default=None
+            Items of the pending batch (from :meth:`ask`) that will not be
+            measured; None releases the whole pending batch, so the next
+            :meth:`ask` proposes a new one.
+
+        Returns
+        -------
+        self : object
+            The screen.
+        """
+        self._check_started(library=False)
+        if self._pending is None:
+            return self
+        if indices is None:
+            self._pending = None
+            self._pending_audit = np.empty(0, dtype=np.intp)
+            return self
+        indices = np.asarray(indices, dtype=np.intp)
+        unknown = ~np.isin(indices, self._pending)
+        if unknown.any():
+            raise ValueError(
+                f"indices {indices[unknown][:10].tolist()} are not pending; "
+                f"the pending batch is {self._pending[:10].tolist()}..."
+            )
+        remaining = self._pending[~np.isin(self._pending, indices)]
+        self._pending = remaining if remaining.size else None
+        self._pending_audit = np.setdiff1d(self._pending_audit, indices)
+        return self
 
     _MUTABLE_STATE = (
         "observed_mask_",
@@ -584,6 +662,7 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         self._y_true = y
         self._n = n
         self._pool = None  # inference indices, predictions, scores, confidences
+        self._bar = None  # progress bar of a running fit/resume
         self._stale = False  # estimator_, transduction_ and scores out of date
         self._single_class = False
         for attr in ("estimator_", "transduction_"):
@@ -837,7 +916,7 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         self._pending_audit = inference[audit]
         return np.concatenate([inference[chosen], self._pending_audit])
 
-    def _validate_batch(self, indices, labels):
+    def _validate_indices(self, indices):
         indices = np.asarray(indices)
         if indices.ndim != 1 or not (indices.dtype.kind in "iu" or (indices.size == 0)):
             raise TypeError(
@@ -872,6 +951,10 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
                 "part of it (the bound assumes the batch was chosen by the "
                 "screen)."
             )
+        return indices
+
+    def _validate_batch(self, indices, labels):
+        indices = self._validate_indices(indices)
         labels = np.asarray(labels)
         if labels.ndim == 2 and labels.shape[1] == 1:
             labels = labels.ravel()
@@ -943,7 +1026,7 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         audit = np.isin(indices, self._pending_audit)
         audit_correct = None if batch_correct is None else batch_correct[audit]
         self.audit_mask_[indices[audit]] = True
-        self._pending_audit = np.empty(0, dtype=np.intp)
+        self._pending_audit = np.setdiff1d(self._pending_audit, indices)
         self._obs_idx = np.concatenate([self._obs_idx, indices])
         self._obs_y = (
             labels if self._obs_y is None else np.concatenate([self._obs_y, labels])
@@ -951,7 +1034,9 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         self.observed_mask_[indices] = True
         self.acquired_iter_[indices] = round_
         self.n_iter_ = round_ + 1
-        self._pending = None
+        if self._pending is not None:  # what was not told stays pending
+            remaining = self._pending[~np.isin(self._pending, indices)]
+            self._pending = remaining if remaining.size else None
         self._pool = None  # the inference set changed: scores must be recomputed
 
         n_obs = self._obs_idx.size
@@ -1060,9 +1145,16 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         self._pending_row = None
         if self.verbose:
             i = len(self.history_["n_observed"]) - 1
+            write = print if self._bar is None else self._bar.write
             if i == 0:
-                print(format_header(self.history_))
-            print(format_round(self.history_, i))
+                write(format_header(self.history_))
+            write(format_round(self.history_, i))
+            if self._bar is not None:
+                self._bar.n = int(self.history_["n_observed"][i])
+                self._bar.set_postfix(
+                    bound=f"{self.history_['system_lower_bound'][i]:.4f}",
+                    refresh=True,
+                )
         if self.stop_ and self._single_class and self._is_classifier:
             warnings.warn(
                 "The screen stopped having measured a single class; estimator_ "
@@ -1097,7 +1189,17 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         return scores
 
     def _run(self):
-        """The loop of Algorithm 1: ask, measure, tell, until the screen stops."""
+        """The loop of Algorithm 1, with a progress bar when verbose."""
+        self._bar = _progress_bar(self._n) if self.verbose else None
+        try:
+            return self._loop()
+        finally:
+            if self._bar is not None:
+                self._bar.close()
+            self._bar = None
+
+    def _loop(self):
+        """Ask, measure, tell, until the screen stops."""
         self._refresh()
         while not self.stop_:
             indices = self.ask()

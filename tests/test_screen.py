@@ -556,3 +556,57 @@ def test_linear_regression_needs_committee_for_std():
     X, y = make_regression(n_samples=60, random_state=0)
     with pytest.raises(ValueError, match="needs the spread of a committee"):
         HybridScreenCV(LinearRegression(), acquisition="std", tolerance=1.0).fit(X, y)
+
+
+# ----------------------------------------------------------------------------
+# Real lab batches: plates, results in parts, failed wells
+# ----------------------------------------------------------------------------
+def test_results_in_parts_stay_pending_until_told(blobs):
+    X, y = blobs
+    screen = _screen(batch_size=96)  # a plate
+    plate = screen.ask(X)
+    screen.tell(plate[:40], y[plate[:40]])  # the first part comes back
+    assert screen.n_iter_ == 1 and screen.observed_mask_.sum() == 40
+    rest = screen.ask()
+    np.testing.assert_array_equal(rest, plate[40:])  # not a new plate
+    screen.tell(rest, y[rest])
+    assert screen.observed_mask_.sum() == 96
+    new = screen.ask()
+    assert new.size == 96 and not screen.observed_mask_[new].any()
+
+
+def test_cancel_releases_pending_items(blobs):
+    X, y = blobs
+    screen = _screen(batch_size=30)
+    plate = screen.ask(X)
+    screen.tell(plate[:10], y[plate[:10]])
+    screen.cancel(plate[10:20])
+    np.testing.assert_array_equal(screen.ask(), plate[20:])
+    with pytest.raises(ValueError, match="not pending"):
+        screen.cancel(plate[:5])  # already told
+    screen.cancel()
+    fresh = screen.ask()
+    assert fresh.size == 30 and not screen.observed_mask_[fresh].any()
+    assert screen.acquired_iter_[plate[10:]].max() == -1  # never counted
+
+
+@pytest.mark.parametrize("policy", ["retry", "exclude"])
+def test_failed_wells_are_never_labels(blobs, policy):
+    X, y = blobs
+    screen = _screen(batch_size=30)
+    plate = screen.ask(X)
+    labels = y[plate].astype(float)
+    labels[[3, 7]] = np.nan  # two wells failed
+    with pytest.raises(ValueError, match="missing"):
+        screen.tell(plate, labels)  # the default policy: raise
+    assert not screen.observed_mask_.any()
+    screen.tell(plate, labels, failed=policy)
+    assert screen.observed_mask_.sum() == 28
+    assert not screen.observed_mask_[plate[[3, 7]]].any()
+    nxt = screen.ask()
+    if policy == "retry":
+        np.testing.assert_array_equal(nxt, plate[[3, 7]])  # measured again
+    else:
+        assert nxt.size == 30  # released: a new batch is proposed
+    with pytest.raises(ValueError, match="failed must be"):
+        screen.tell(nxt, y[nxt], failed="ignore")
