@@ -1,0 +1,247 @@
+"""Coverage study of the stopping rules: how often do they stop too early?
+
+For many simulated screens per setting, every stopping rule is replayed on
+the same recorded screen (``sklearn_isd.stopping.replay_stopping``): a screen
+runs to the end with ``stopping=None`` and the rounds at which each rule
+would have stopped are read off its evidence. Audit rules change what is
+acquired (a share of each batch is drawn uniformly), so they get screens of
+their own, run to the end with audits in every batch.
+
+For each rule and setting the table reports:
+
+- ``violation``: fraction of screens whose TRUE system accuracy at the
+  rule's stop is below the target (a rule that claims ``delta`` must keep it
+  at or below ``delta``), with the upper end of its 95 % Clopper-Pearson
+  interval;
+- ``spent``: mean fraction of the library measured at the stop;
+- ``oracle``: mean fraction measured at the first round whose true system
+  accuracy reached the target (what a clairvoyant stop would spend);
+- ``ratio``: mean of spent / oracle per screen.
+
+Settings (each with ``--seeds`` screens, 200 by default):
+
+- ``synthetic-uniform``: 2,000 points, 2 classes, 3 % labels flipped at
+  random (hard items spread everywhere);
+- ``synthetic-overconfident``: the same points with the flipped labels
+  placed far from the decision boundary, where the model is confident and
+  wrong (Lemma 1's calibration assumption fails);
+- ``digits-shuffled``: scikit-learn's digits with the labels of 3 and 8
+  shuffled among themselves (paper Fig. 2-3);
+- ``qm9``: 3,000 molecules drawn from the embedded QM9 subset per seed,
+  ECFP4, gap above the median (paper Sec. 4.2).
+
+Run (about 40 minutes on 2 cores)::
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_coverage.py --seeds 200 --n-jobs 2
+
+Results are written to ``benchmarks/results/coverage.json``.
+"""
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+from joblib import Parallel, delayed
+from scipy.stats import beta
+from sklearn.datasets import load_digits, make_classification
+from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
+
+from sklearn_isd import HybridScreenCV
+from sklearn_isd.datasets import corrupt_labels
+from sklearn_isd.stopping import (
+    AnytimeKLBound,
+    AuditBound,
+    KLBound,
+    PooledKLBound,
+    replay_stopping,
+)
+
+TARGETS = (0.9, 0.95, 0.99)
+DELTA = 0.05
+
+RULES = {
+    "paper (KLBound)": lambda t: KLBound(target=t, delta=DELTA),
+    "anytime": lambda t: AnytimeKLBound(target=t, delta=DELTA),
+    "pooled (5)": lambda t: PooledKLBound(target=t, delta=DELTA, window=5),
+}
+AUDIT_RULES = {
+    "audit 10% (w10)": (0.1, 10),
+    "audit 25% (w10)": (0.25, 10),
+}
+
+
+def _synthetic(seed, overconfident):
+    X, y = make_classification(
+        n_samples=2000,
+        n_features=8,
+        n_informative=4,
+        n_redundant=0,
+        class_sep=1.5,
+        flip_y=0.0,
+        random_state=seed,
+    )
+    rng = np.random.default_rng(seed)
+    n_flip = int(0.03 * len(y))
+    if overconfident:
+        # Flip the labels of items far from the boundary of a model fitted on
+        # clean labels: the model is sure of them and wrong.
+        margin = np.abs(LogisticRegression().fit(X, y).decision_function(X))
+        candidates = np.flatnonzero(margin > np.quantile(margin, 0.5))
+        flip = rng.choice(candidates, n_flip, replace=False)
+    else:
+        flip = rng.choice(len(y), n_flip, replace=False)
+    y = y.copy()
+    y[flip] = 1 - y[flip]
+    return X, y, LogisticRegression(), 40
+
+
+def _digits(seed):
+    X, y = load_digits(return_X_y=True)
+    y = corrupt_labels(y, [3, 8], random_state=seed)
+    return X / 16.0, y, LogisticRegression(max_iter=200, tol=1e-3), 60
+
+
+_QM9 = {}
+
+
+def _qm9(seed):
+    if "X" not in _QM9:
+        from sklearn_isd.chem import MorganFingerprint
+        from sklearn_isd.datasets import load_qm9
+
+        smiles, y = load_qm9(return_X_y=True)
+        _QM9["X"], _QM9["y"] = MorganFingerprint().transform(smiles), y
+    rows = np.sort(np.random.default_rng(seed).choice(len(_QM9["y"]), 3000, False))
+    return (
+        _QM9["X"][rows],
+        _QM9["y"][rows],
+        LogisticRegression(C=0.5, max_iter=1000),
+        60,
+    )
+
+
+SETTINGS = {
+    "synthetic-uniform": lambda seed: _synthetic(seed, overconfident=False),
+    "synthetic-overconfident": lambda seed: _synthetic(seed, overconfident=True),
+    "digits-shuffled": _digits,
+    "qm9": _qm9,
+}
+
+
+def _first_reach(history, target):
+    reached = np.flatnonzero(history["system_score"] >= target)
+    return reached[0] if reached.size else len(history["system_score"]) - 1
+
+
+def one_seed(setting, seed):
+    """Stopping rounds of every rule and target on the screens of one seed."""
+    with threadpool_limits(1):
+        X, y, model, batch = SETTINGS[setting](seed)
+        out = {}
+        screen = HybridScreenCV(
+            model, batch_size=batch, stopping=None, random_state=seed
+        ).fit(X, y)
+        screens = {name: screen for name in RULES}
+        for name, (fraction, window) in AUDIT_RULES.items():
+            # A target no screen reaches before the end: audits every round.
+            never = AuditBound(target=1 - 1e-12, audit_fraction=fraction, window=window)
+            screens[name] = HybridScreenCV(
+                model, batch_size=batch, stopping=never, random_state=seed
+            ).fit(X, y)
+        for name, s in screens.items():
+            h = s.history_
+            for target in TARGETS:
+                if name in RULES:
+                    rule = RULES[name](target)
+                else:
+                    fraction, window = AUDIT_RULES[name]
+                    rule = AuditBound(
+                        target=target,
+                        delta=DELTA,
+                        audit_fraction=fraction,
+                        window=window,
+                    )
+                t = replay_stopping(rule, s)
+                t = len(h["system_score"]) - 1 if t is None else t
+                oracle = _first_reach(h, target)
+                out[(name, target)] = {
+                    "violated": bool(h["system_score"][t] < target),
+                    "spent": float(h["fraction_observed"][t]),
+                    "oracle": float(h["fraction_observed"][oracle]),
+                }
+        return out
+
+
+def summarise(results):
+    rows = []
+    for name, target in results[0]:
+        cells = [r[(name, target)] for r in results]
+        violated = np.array([c["violated"] for c in cells])
+        spent = np.array([c["spent"] for c in cells])
+        oracle = np.array([c["oracle"] for c in cells])
+        k, n = violated.sum(), violated.size
+        upper = 1.0 if k == n else float(beta.ppf(0.975, k + 1, n - k))
+        rows.append(
+            {
+                "rule": name,
+                "target": target,
+                "violation": float(violated.mean()),
+                "violation_upper95": upper,
+                "spent": float(spent.mean()),
+                "oracle": float(oracle.mean()),
+                "ratio": float(np.mean(spent / oracle)),
+                "screens": int(n),
+            }
+        )
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=200)
+    parser.add_argument("--n-jobs", type=int, default=1)
+    parser.add_argument("--settings", nargs="*", default=list(SETTINGS))
+    parser.add_argument(
+        "--output", default=str(Path(__file__).parent / "results" / "coverage.json")
+    )
+    args = parser.parse_args(argv)
+    report = {
+        "description": "violation = share of screens stopping with true system "
+        "accuracy below target; delta = 0.05 for every rule",
+        "seeds": args.seeds,
+        "threads": "1 BLAS thread per worker (threadpoolctl), "
+        f"{args.n_jobs} joblib worker(s)",
+        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
+        "settings": {},
+    }
+    for setting in args.settings:
+        start = time.perf_counter()
+        results = Parallel(n_jobs=args.n_jobs)(
+            delayed(one_seed)(setting, seed) for seed in range(args.seeds)
+        )
+        rows = summarise(results)
+        elapsed = time.perf_counter() - start
+        report["settings"][setting] = {"rows": rows, "seconds": elapsed}
+        print(
+            f"\n{setting}: {args.seeds} screens, {elapsed:.0f} s ({report['threads']})"
+        )
+        print(
+            f"{'rule':18s} {'target':>6s} {'violation':>9s} {'(95% up)':>8s} "
+            f"{'spent':>6s} {'oracle':>6s} {'ratio':>6s}"
+        )
+        for r in rows:
+            print(
+                f"{r['rule']:18s} {r['target']:6.2f} {r['violation']:9.3f} "
+                f"{r['violation_upper95']:8.3f} {r['spent']:6.3f} {r['oracle']:6.3f} "
+                f"{r['ratio']:6.2f}"
+            )
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
