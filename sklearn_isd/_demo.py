@@ -68,7 +68,7 @@ def run_demo(
     output="hybrid_readout.csv",
     random_state=0,
     progress=True,
-    out=sys.stdout,
+    out=None,
 ):
     """Run the demo screen and write its readout.
 
@@ -87,8 +87,8 @@ def run_demo(
         Seed of the screen.
     progress : bool, default=True
         Show a progress bar (needs tqdm).
-    out : file-like, default=sys.stdout
-        Where the table and summary are printed.
+    out : file-like, default=None
+        Where the table and summary are printed; None means ``sys.stdout``.
 
     Returns
     -------
@@ -98,6 +98,8 @@ def run_demo(
     from sklearn.linear_model import LogisticRegression
 
     from . import HybridScreenCV
+
+    out = sys.stdout if out is None else out
     from .chem import MorganFingerprint
     from .datasets import load_qm9
     from .metrics import labels_to_target

@@ -198,7 +198,7 @@ def test_empty_input():
     "params, match",
     [
         ({"radius": -1}, r"'radius' parameter .* range \[0, inf\)"),
-        ({"n_bits": 0}, r"'n_bits' parameter .* range \[1, inf\)"),
+        ({"n_bits": 0}, r"'n_bits' parameter .* range \[1, 16777216\]"),
         ({"radius": 1.5}, "'radius' parameter"),
         ({"use_counts": "yes"}, "'use_counts' parameter"),
     ],
