@@ -15,18 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .utils._display import format_header, format_round
-
-
-def _progress(total, enabled):
-    """A tqdm bar over library items measured, or None without tqdm."""
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - tqdm is in the [cli] extra
-        return None
-    return tqdm(total=total, unit="mol", desc="measured", leave=False, disable=None)
+from .utils._display import format_header, format_round, progress_bar
 
 
 def write_readout(path, screen, smiles, confidence):
@@ -130,7 +119,7 @@ def run_demo(
         delta=delta,
         random_state=random_state,
     )
-    bar = _progress(len(y), progress)
+    bar = progress_bar(len(y), unit="mol") if progress else None
     true_system = []  # known here because the labels come from the data set
     start = time.perf_counter()
     batch = screen.ask(X)

@@ -34,7 +34,7 @@ from .utils._compat import (
     _num_samples,
     _safe_indexing,
 )
-from .utils._display import format_header, format_round
+from .utils._display import format_header, format_round, progress_bar
 
 __all__ = ["CampaignFileError", "HybridScreenCV", "OracleError"]
 
@@ -94,15 +94,6 @@ def _top_k(scores, k, rng):
         )
     order = np.lexsort((rng.random(selected.size), -scores[selected]))
     return selected[order]
-
-
-def _progress_bar(total):
-    """A tqdm bar over the library's items measured, or None without tqdm."""
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, unit="item", desc="measured", leave=False)
 
 
 def _seed_nested_random_states(estimator, seed):
@@ -1190,7 +1181,7 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
 
     def _run(self):
         """The loop of Algorithm 1, with a progress bar when verbose."""
-        self._bar = _progress_bar(self._n) if self.verbose else None
+        self._bar = progress_bar(self._n) if self.verbose else None
         try:
             return self._loop()
         finally:

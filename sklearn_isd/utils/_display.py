@@ -40,3 +40,15 @@ def format_round(history, i):
         else:
             cells.append(fmt.format(value))
     return "  ".join(cells)
+
+
+def progress_bar(total, *, unit="item"):
+    """A tqdm bar over ``total`` items (off when not a terminal), or None.
+
+    tqdm comes with the ``cli`` extra; without it there is no bar.
+    """
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit=unit, desc="measured", leave=False, disable=None)
