@@ -42,61 +42,24 @@ import numpy as np  # noqa: E402
 import sklearn  # noqa: E402
 import skorch  # noqa: E402
 import torch  # noqa: E402
+from _common import (  # noqa: E402
+    DEFAULT_DATA,
+    qm9_sample,
+    thread_settings,
+    thread_tag,
+)
 from skorch.callbacks import Callback  # noqa: E402
-from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
-from sklearn_isd import HybridScreenCV, MorganFingerprint, ResMLPClassifier  # noqa: E402
-from sklearn_isd.datasets import QM9_GAP_MEDIAN, load_qm9  # noqa: E402
+from sklearn_isd import HybridScreenCV, ResMLPClassifier  # noqa: E402
+from sklearn_isd.datasets import QM9_GAP_MEDIAN  # noqa: E402
 from sklearn_isd.metrics import labels_to_target  # noqa: E402
 
 torch.set_num_threads(1)
 torch.set_num_interop_threads(1)
 
-DEFAULT_DATA = "/work/shared/data/qm9_gap.parquet"
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "warm_start.json"
 TARGET = 0.95
-
-
-def thread_settings():
-    """Threads in use: threadpoolctl's pools (by library) and torch's."""
-    pools = {}
-    for pool in threadpool_info():
-        pools[f"{pool['user_api']}:{pool['internal_api']}"] = pool["num_threads"]
-    return dict(
-        threadpoolctl=pools,
-        torch_num_threads=torch.get_num_threads(),
-        torch_num_interop_threads=torch.get_num_interop_threads(),
-        **{v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")},
-    )
-
-
-def thread_tag(threads):
-    """Short form printed next to every figure, e.g. 'blas=1 openmp=1 torch=1'."""
-    apis = {}
-    for key, n in threads["threadpoolctl"].items():
-        apis.setdefault(key.split(":")[0], set()).add(n)
-    parts = [f"{api}={'/'.join(map(str, sorted(n)))}" for api, n in apis.items()]
-    parts.append(f"torch={threads['torch_num_threads']}")
-    return "[threads " + " ".join(parts) + "]"
-
-
-def load_library(path, n_rows, seed=0):
-    """``n_rows`` random QM9 molecules as ECFP4 (CSR) and gap > median labels.
-
-    Reads ``path`` (a parquet file with ``smiles`` and ``gap``) when it
-    exists, else the 10,000-molecule subset embedded in the package.
-    """
-    if path and Path(path).exists():
-        data = load_qm9(subset="full", path=path)
-        source = str(path)
-    else:
-        data = load_qm9()
-        source = "sklearn_isd embedded subset (10,000 molecules)"
-    n_rows = min(n_rows, data.data.size)
-    rows = np.sort(np.random.default_rng(seed).choice(data.data.size, n_rows, False))
-    X = MorganFingerprint(radius=2, n_bits=2048).fit_transform(data.data[rows])
-    y = (data.gap[rows] > QM9_GAP_MEDIAN).astype(int)
-    return X, y, source
 
 
 class FitClock(Callback):
@@ -120,6 +83,12 @@ class FitClock(Callback):
 
     def on_train_end(self, net, **kwargs):
         self.sink((self.epochs_, time.process_time() - self.start_))
+
+
+def load_library(path, n_rows, seed=0):
+    """QM9 sample (see ``_common.qm9_sample``) with this benchmark's target."""
+    X, gap, source = qm9_sample(path, n_rows, seed)
+    return X, (gap > QM9_GAP_MEDIAN).astype(int), source
 
 
 def run_screen(X, y, *, warm_start, seed, args):
