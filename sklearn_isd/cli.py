@@ -938,7 +938,7 @@ def cmd_tell(args):
     if len(indices) < pending.size:
         print(
             f"Partial batch: {len(indices)} of {pending.size} compounds told; the "
-            "others return to the library and may be asked again. The stopping "
+            "others stay pending and make up the next batch file. The stopping "
             "bound assumes full batches."
         )
     condition = screen.termination_condition_
@@ -1333,10 +1333,11 @@ def add_commands(commands):
     tell.add_argument(
         "--partial",
         action="store_true",
-        help="accept results for only part of the pending batch (e.g. failed "
-        "wells); the other compounds return to the library and may be asked "
-        "again. The stopping bound assumes full batches: if failures depend on "
-        "the compound, the bound of a partial round can be optimistic",
+        help="accept results for only part of the pending batch (results "
+        "that come back in parts, failed wells); the other compounds stay "
+        "pending and make up the next batch file. The stopping bound assumes "
+        "full batches: if failures depend on the compound, the bound of a "
+        "partial round can be optimistic",
     )
 
     report = commands.add_parser(

@@ -218,6 +218,12 @@ def test_tell_needs_the_whole_batch_unless_partial(library, tmp_path, capsys):
     assert "Partial batch: 10 of 30" in capsys.readouterr().out
     meta = json.loads((campaign / "campaign.json").read_text())
     assert meta["n_measured"] == 10 and meta["tells"][0]["partial"]
+    # The 20 untold compounds stay pending: they are the next batch file.
+    told = {line.split(",")[0] for line in lines[1:11]}
+    first = (campaign / "batch_000.csv").read_text().splitlines()[1:]
+    untold = {line.split(",")[0] for line in first} - told
+    nxt = (campaign / meta["pending_batch"]).read_text().splitlines()[1:]
+    assert {line.split(",")[0] for line in nxt} == untold
 
 
 def test_tell_after_stop_and_report_before_any_tell(library, tmp_path, capsys):
