@@ -34,7 +34,14 @@ Run (about 40 minutes on 2 cores)::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_coverage.py --seeds 200 --n-jobs 2
 
-Results are written to ``benchmarks/results/coverage.json``.
+Results are written to ``benchmarks/results/coverage.json``. ``--deltas``
+replays every rule at several ``delta`` on the same screens; ``--batch-scales``
+reruns the screens with larger or smaller batches, e.g. the sweep in
+``results/coverage_sweep.json``::
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_coverage.py --seeds 200 --n-jobs 2 \
+        --settings synthetic-overconfident --deltas 0.01 0.05 0.2 \
+        --batch-scales 0.5 2.5 --output benchmarks/results/coverage_sweep.json
 """
 
 import argparse
@@ -61,12 +68,11 @@ from sklearn_isd.stopping import (
 )
 
 TARGETS = (0.9, 0.95, 0.99)
-DELTA = 0.05
 
 RULES = {
-    "paper (KLBound)": lambda t: KLBound(target=t, delta=DELTA),
-    "anytime": lambda t: AnytimeKLBound(target=t, delta=DELTA),
-    "pooled (5)": lambda t: PooledKLBound(target=t, delta=DELTA, window=5),
+    "paper (KLBound)": lambda t, d: KLBound(target=t, delta=d),
+    "anytime": lambda t, d: AnytimeKLBound(target=t, delta=d),
+    "pooled (5)": lambda t, d: PooledKLBound(target=t, delta=d, window=5),
 }
 AUDIT_RULES = {
     "audit 10% (w10)": (0.1, 10),
@@ -137,10 +143,11 @@ def _first_reach(history, target):
     return reached[0] if reached.size else len(history["system_score"]) - 1
 
 
-def one_seed(setting, seed):
-    """Stopping rounds of every rule and target on the screens of one seed."""
+def one_seed(setting, seed, deltas=(0.05,), batch_scale=1.0):
+    """Stopping rounds of every rule, target and delta on one seed's screens."""
     with threadpool_limits(1):
         X, y, model, batch = SETTINGS[setting](seed)
+        batch = max(1, int(round(batch * batch_scale)))
         out = {}
         screen = HybridScreenCV(
             model, batch_size=batch, stopping=None, random_state=seed
@@ -155,31 +162,32 @@ def one_seed(setting, seed):
         for name, s in screens.items():
             h = s.history_
             for target in TARGETS:
-                if name in RULES:
-                    rule = RULES[name](target)
-                else:
-                    fraction, window = AUDIT_RULES[name]
-                    rule = AuditBound(
-                        target=target,
-                        delta=DELTA,
-                        audit_fraction=fraction,
-                        window=window,
-                    )
-                t = replay_stopping(rule, s)
-                t = len(h["system_score"]) - 1 if t is None else t
                 oracle = _first_reach(h, target)
-                out[(name, target)] = {
-                    "violated": bool(h["system_score"][t] < target),
-                    "spent": float(h["fraction_observed"][t]),
-                    "oracle": float(h["fraction_observed"][oracle]),
-                }
+                for delta in deltas:
+                    if name in RULES:
+                        rule = RULES[name](target, delta)
+                    else:
+                        fraction, window = AUDIT_RULES[name]
+                        rule = AuditBound(
+                            target=target,
+                            delta=delta,
+                            audit_fraction=fraction,
+                            window=window,
+                        )
+                    t = replay_stopping(rule, s)
+                    t = len(h["system_score"]) - 1 if t is None else t
+                    out[(name, target, delta, batch)] = {
+                        "violated": bool(h["system_score"][t] < target),
+                        "spent": float(h["fraction_observed"][t]),
+                        "oracle": float(h["fraction_observed"][oracle]),
+                    }
         return out
 
 
 def summarise(results):
     rows = []
-    for name, target in results[0]:
-        cells = [r[(name, target)] for r in results]
+    for name, target, delta, batch in results[0]:
+        cells = [r[(name, target, delta, batch)] for r in results]
         violated = np.array([c["violated"] for c in cells])
         spent = np.array([c["spent"] for c in cells])
         oracle = np.array([c["oracle"] for c in cells])
@@ -189,6 +197,8 @@ def summarise(results):
             {
                 "rule": name,
                 "target": target,
+                "delta": delta,
+                "batch_size": batch,
                 "violation": float(violated.mean()),
                 "violation_upper95": upper,
                 "spent": float(spent.mean()),
@@ -206,36 +216,53 @@ def main(argv=None):
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--settings", nargs="*", default=list(SETTINGS))
     parser.add_argument(
+        "--deltas", nargs="*", type=float, default=[0.05], help="delta of every rule"
+    )
+    parser.add_argument(
+        "--batch-scales",
+        nargs="*",
+        type=float,
+        default=[1.0],
+        help="multiply each setting's batch size by these factors",
+    )
+    parser.add_argument(
         "--output", default=str(Path(__file__).parent / "results" / "coverage.json")
     )
     args = parser.parse_args(argv)
     report = {
         "description": "violation = share of screens stopping with true system "
-        "accuracy below target; delta = 0.05 for every rule",
+        "accuracy below target",
+        "deltas": args.deltas,
+        "batch_scales": args.batch_scales,
         "seeds": args.seeds,
         "threads": "1 BLAS thread per worker (threadpoolctl), "
         f"{args.n_jobs} joblib worker(s)",
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
         "settings": {},
     }
-    for setting in args.settings:
+    jobs = [
+        (setting, scale) for setting in args.settings for scale in args.batch_scales
+    ]
+    for setting, scale in jobs:
         start = time.perf_counter()
         results = Parallel(n_jobs=args.n_jobs)(
-            delayed(one_seed)(setting, seed) for seed in range(args.seeds)
+            delayed(one_seed)(setting, seed, tuple(args.deltas), scale)
+            for seed in range(args.seeds)
         )
         rows = summarise(results)
         elapsed = time.perf_counter() - start
-        report["settings"][setting] = {"rows": rows, "seconds": elapsed}
+        key = setting if len(args.batch_scales) == 1 else f"{setting} x{scale:g}"
+        report["settings"][key] = {"rows": rows, "seconds": elapsed}
+        print(f"\n{key}: {args.seeds} screens, {elapsed:.0f} s ({report['threads']})")
         print(
-            f"\n{setting}: {args.seeds} screens, {elapsed:.0f} s ({report['threads']})"
-        )
-        print(
-            f"{'rule':18s} {'target':>6s} {'violation':>9s} {'(95% up)':>8s} "
-            f"{'spent':>6s} {'oracle':>6s} {'ratio':>6s}"
+            f"{'rule':18s} {'target':>6s} {'delta':>5s} {'batch':>5s} "
+            f"{'violation':>9s} {'(95% up)':>8s} {'spent':>6s} {'oracle':>6s} "
+            f"{'ratio':>6s}"
         )
         for r in rows:
             print(
-                f"{r['rule']:18s} {r['target']:6.2f} {r['violation']:9.3f} "
+                f"{r['rule']:18s} {r['target']:6.2f} {r['delta']:5.2f} "
+                f"{r['batch_size']:5d} {r['violation']:9.3f} "
                 f"{r['violation_upper95']:8.3f} {r['spent']:6.3f} {r['oracle']:6.3f} "
                 f"{r['ratio']:6.2f}"
             )
