@@ -12,7 +12,6 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.dummy import DummyClassifier
 from sklearn.utils import check_random_state, get_tags, indexable
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import assert_all_finite, check_is_fitted, column_or_1d
 
 from . import metrics as _m
@@ -67,6 +66,21 @@ def _missing(values):
             [v is None or (isinstance(v, float) and v != v) for v in values], dtype=bool
         )
     return np.zeros(values.shape, dtype=bool)
+
+
+_KIND_NAMES = {"str": "strings", "num": "numbers"}
+
+
+def _label_kind(values):
+    """'str', 'num' or 'mixed': the kind of the class labels of a 1-d array."""
+    if values.dtype.kind in "US":
+        return "str"
+    if values.dtype.kind != "O":
+        return "num"
+    is_str = np.fromiter(
+        (isinstance(v, str | bytes) for v in values), dtype=bool, count=len(values)
+    )
+    return "str" if is_str.all() else "num" if not is_str.any() else "mixed"
 
 
 def _positions(mask, limit=10):
@@ -964,21 +978,18 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
                 "label; leave failed measurements out of the batch."
             )
         if self._is_classifier:
-            measured = labels if self._obs_y is None else np.r_[self._obs_y, labels]
-            if measured.dtype.kind == "O":
-                is_str = np.array([isinstance(v, str | bytes) for v in measured])
-                if is_str.any() and not is_str.all():
-                    raise ValueError(
-                        "Class labels must be all strings or all numbers, but the "
-                        "labels measured so far and this batch mix them (e.g. "
-                        f"{measured[is_str][0]!r} and {measured[~is_str][0]!r})."
-                    )
-            try:
-                unique_labels(measured)
-            except (TypeError, ValueError) as exc:
+            kind = _label_kind(labels)
+            known = None if self._obs_y is None else _label_kind(self._obs_y[:1])
+            if kind == "mixed" or (known is not None and kind != known):
                 raise ValueError(
-                    f"The labels of this batch cannot be classes of this screen: {exc}"
-                ) from None
+                    "Class labels must be all strings or all numbers, but "
+                    + (
+                        "this batch mixes them."
+                        if kind == "mixed"
+                        else f"this batch holds {_KIND_NAMES[kind]} and the "
+                        f"labels measured so far are {_KIND_NAMES[known]}."
+                    )
+                )
         else:
             if labels.dtype.kind not in "biuf":
                 try:

@@ -227,3 +227,18 @@ def test_huge_n_bits_is_refused_clearly():
 
     with pytest.raises(ValueError, match="n_bits"):
         MorganFingerprint(n_bits=2**40).transform(["CCO"])
+
+
+def test_numbers_after_string_classes_are_refused():
+    X, y = _library(0)
+    names = np.array(["inactive", "active"])[y]
+    screen = HybridScreenCV(LogisticRegression(), batch_size=10, random_state=0)
+    batch = screen.ask(X)
+    screen.tell(batch, names[batch])
+    nxt = screen.ask()
+    before = _snapshot(screen)
+    with pytest.raises(
+        ValueError, match="holds numbers and the labels measured so far are strings"
+    ):
+        screen.tell(nxt, y[nxt])  # codes instead of names: would become '0', '1'
+    _assert_same(before, _snapshot(screen))
