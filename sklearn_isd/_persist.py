@@ -180,7 +180,9 @@ def save_campaign(screen, path):
     params = {name: getattr(screen, name) for name in _PLAIN_PARAMS}
     if not isinstance(params["random_state"], int | type(None)):
         params["random_state"] = None  # a RandomState instance: seed is stored
-    for name in ("acquisition", "stopping"):
+    if np.ndim(params["target"]):  # one target per output
+        params["target"] = np.asarray(params["target"], dtype=float).tolist()
+    for name in ("acquisition", "aggregate", "stopping"):
         value = getattr(screen, name)
         if value is None or isinstance(value, str | BaseEstimator):
             params[name] = to_spec(value)
@@ -204,6 +206,9 @@ def save_campaign(screen, path):
         "is_classifier": bool(screen._is_classifier),
         "history_keys": list(screen.history_),
         "has_truth": screen._y_true is not None,
+        "output_names": (
+            screen.output_names_.tolist() if hasattr(screen, "output_names_") else None
+        ),
     }
     arrays = {
         "manifest": np.array(json.dumps(manifest, allow_nan=True)),
@@ -225,6 +230,8 @@ def save_campaign(screen, path):
         arrays[f"history__{key}"] = values
     if screen._y_true is not None:
         arrays["y_true"] = _storable_labels(screen._y_true)
+    if screen._group_codes is not None:
+        arrays["groups"] = screen._group_codes
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

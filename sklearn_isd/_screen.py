@@ -24,7 +24,7 @@ from ._persist import (
     save_campaign,
 )
 from .acquisition import get_acquisition
-from .stopping import KLBound, round_evidence
+from .stopping import KLBound, _evidence, _round_records
 from .utils._compat import (
     HasMethods,
     Interval,
@@ -110,6 +110,178 @@ def _top_k(scores, k, rng):
     return selected[order]
 
 
+def _empty_history(keys):
+    return {
+        key: np.empty(0, dtype=np.intp if key.startswith("n_") else float)
+        for key in keys
+    }
+
+
+#: Reductions of per-cell (matrix screens) and per-item (groups) scores.
+_AGGREGATES = {"mean": np.mean, "max": np.max}
+
+
+def _check_library_labels(y, n):
+    """Validate the labels of a whole library: 1-d, or 2-d for a matrix screen.
+
+    Returns the labels and the output names (columns of a DataFrame).
+    """
+    names = None
+    if getattr(y, "ndim", None) == 2 and hasattr(y, "columns"):
+        names = [str(c) for c in y.columns]
+    array = np.asarray(y)
+    if array.ndim == 2 and array.shape[1] > 1:
+        y = _numeric_matrix(array, "y")
+        if y.shape[0] != n:
+            raise ValueError(
+                f"X holds {n} items but y holds {y.shape[0]} rows of labels; a "
+                "simulated screen needs the labels of every library item."
+            )
+        if y.dtype.kind == "f":
+            assert_all_finite(y, allow_nan=True, input_name="y")
+        unlabelled = _nan_rows(y)
+        if unlabelled.any():
+            raise ValueError(
+                f"y has {unlabelled.sum()} rows without any label at positions "
+                f"{_positions(unlabelled)}. In a matrix screen NaN marks a cell "
+                "that was never measurable, but every item needs a label in at "
+                "least one column."
+            )
+        empty = _nan_cells(y).all(axis=0)
+        if empty.any():
+            raise ValueError(
+                f"columns {np.flatnonzero(empty).tolist()} of y hold no label."
+            )
+        return y, names
+    y = column_or_1d(y, warn=True)
+    if y.shape[0] != n:
+        raise ValueError(
+            f"X holds {n} items but y holds {y.shape[0]} labels; a "
+            "simulated screen needs the label of every library item."
+        )
+    missing = _missing(y)
+    if y.dtype.kind == "f" and np.isinf(y).any():
+        assert_all_finite(y, input_name="y")
+    if missing.any():
+        raise ValueError(
+            f"y has {missing.sum()} missing labels at positions "
+            f"{_positions(missing)}. A simulated screen reveals labels "
+            "from y, so every item needs one; to screen with unknown "
+            "labels pass an oracle, or drive the screen with ask/tell."
+        )
+    return y, None
+
+
+def _numeric_matrix(values, name):
+    """2-d labels as numbers: class codes or values, NaN for missing cells."""
+    if values.dtype.kind in "biuf":
+        return values
+    try:
+        return np.where(
+            np.vectorize(lambda v: v is None, otypes=[bool])(values), np.nan, values
+        ).astype(float)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"The labels of a matrix screen ({name} with several columns) must be "
+            "numbers: class codes or measured values, NaN (or None) for a cell "
+            f"without a label; got values of dtype {values.dtype}."
+        ) from None
+
+
+def _nan_cells(values):
+    if values.dtype.kind == "f":
+        return np.isnan(values)
+    return np.zeros(values.shape, dtype=bool)
+
+
+def _nan_rows(values):
+    """Rows of a 2-d array without any label (all NaN)."""
+    return _nan_cells(values).all(axis=1)
+
+
+def _check_groups(groups, n):
+    """Integer codes 0..n_groups-1 of the groups of the library items."""
+    groups = column_or_1d(np.asarray(groups))
+    if groups.shape[0] != n:
+        raise ValueError(
+            f"X holds {n} items but groups holds {groups.shape[0]} entries; pass "
+            "one group per item."
+        )
+    missing = _missing(groups)
+    if missing.any():
+        raise ValueError(
+            f"groups are missing (None or NaN) at positions {_positions(missing)}."
+        )
+    return np.unique(
+        groups.astype(str) if groups.dtype.kind == "O" else groups, return_inverse=True
+    )[1].astype(np.intp)
+
+
+def _reduce_by_group(scores, codes, aggregate):
+    """One score per group: ``aggregate`` over the scores of its items.
+
+    Returns the groups present in ``codes`` (sorted) and their scores.
+    """
+    units, inverse = np.unique(codes, return_inverse=True)
+    if aggregate is np.mean:
+        sums = np.bincount(inverse, weights=scores, minlength=units.size)
+        return units, inverse, sums / np.bincount(inverse, minlength=units.size)
+    if aggregate is np.max:
+        reduced = np.full(units.size, -np.inf)
+        np.maximum.at(reduced, inverse, scores)
+        return units, inverse, reduced
+    order = np.argsort(inverse, kind="stable")
+    splits = np.split(scores[order], np.flatnonzero(np.diff(inverse[order])) + 1)
+    reduced = np.array([float(aggregate(part, axis=0)) for part in splits])
+    return units, inverse, reduced
+
+
+class _OutputMonitors:
+    """One stopping criterion per output of a matrix screen.
+
+    The screen stops once every output's criterion stops; the reported
+    bounds are the lowest over outputs.
+    """
+
+    termination_condition = "target_reached"
+
+    def __init__(self, criteria):
+        self.criteria_ = criteria
+        self.batch_lower_bound_ = np.nan
+        self.system_lower_bound_ = np.nan
+
+    def reset(self):
+        for criterion in self.criteria_:
+            criterion.reset()
+        self.batch_lower_bound_ = self.system_lower_bound_ = np.nan
+        return self
+
+    def audit_size(self, batch_size):
+        return max(c.audit_size(batch_size) for c in self.criteria_)
+
+    @property
+    def lower_bounds_(self):
+        return np.array([c.system_lower_bound_ for c in self.criteria_], float)
+
+    def update_outputs(self, correct, audit, n_labelled, n_library):
+        stops = [
+            criterion.update(
+                **_evidence(
+                    None if correct is None else correct[:, j],
+                    audit,
+                    n_labelled[j],
+                    n_library,
+                )
+            )
+            for j, criterion in enumerate(self.criteria_)
+        ]
+        self.batch_lower_bound_ = float(
+            np.min([c.batch_lower_bound_ for c in self.criteria_])
+        )
+        self.system_lower_bound_ = float(np.min(self.lower_bounds_))
+        return all(stops)
+
+
 def _seed_nested_random_states(estimator, seed):
     """Seed every ``random_state`` left at None in ``estimator`` (nested too)."""
     to_set = {
@@ -122,18 +294,58 @@ def _seed_nested_random_states(estimator, seed):
     return estimator
 
 
-def _score_chunk(estimator, X, acquisition, use_proba, constant_scores):
-    """Predictions, acquisition scores and confidences on one chunk of the pool."""
+def _single_class(labels):
+    """Whether some output has fewer than two classes measured so far."""
+    if labels.ndim == 1:
+        return np.unique(labels).size < 2
+    known = ~_nan_cells(labels)
+    return any(np.unique(col[k]).size < 2 for col, k in zip(labels.T, known.T))
+
+
+def _fill_missing_cells(labels):
+    """Fill cells without a label with the column's most frequent label."""
+    if labels.ndim == 1 or not _nan_cells(labels).any():
+        return labels
+    labels = labels.copy()
+    for col in labels.T:
+        missing = np.isnan(col)
+        values, counts = np.unique(col[~missing], return_counts=True)
+        col[missing] = values[np.argmax(counts)]
+    return labels
+
+
+def _score_chunk(estimator, X, acquisition, use_proba, constant_scores, aggregate):
+    """Predictions, acquisition scores and confidences on one chunk of the pool.
+
+    For a multi-output model (a matrix screen), predictions have one column
+    per output, confidences are averaged over outputs and per-output scores
+    are reduced to one per item with ``aggregate``.
+    """
     if use_proba:
-        proba = np.asarray(estimator.predict_proba(X))
-        pred = estimator.classes_[np.argmax(proba, axis=1)]
-        confidence = proba.max(axis=1)
-        if constant_scores:
-            scores = np.zeros(proba.shape[0])
-        elif getattr(acquisition, "from_proba", None) is not None:
-            scores = acquisition.from_proba(proba)
+        proba = estimator.predict_proba(X)
+        if isinstance(proba, list):  # multi-output: one array per output
+            proba = [np.asarray(p) for p in proba]
+            pred = np.column_stack(
+                [c[np.argmax(p, axis=1)] for c, p in zip(estimator.classes_, proba)]
+            )
+            confidence = np.mean([p.max(axis=1) for p in proba], axis=0)
+            from_proba = getattr(acquisition, "from_proba", None)
+            if constant_scores:
+                scores = np.zeros(pred.shape[0])
+            elif from_proba is not None:
+                scores = np.column_stack([from_proba(p) for p in proba])
+            else:
+                scores = acquisition(estimator, X)
         else:
-            scores = acquisition(estimator, X)
+            proba = np.asarray(proba)
+            pred = estimator.classes_[np.argmax(proba, axis=1)]
+            confidence = proba.max(axis=1)
+            if constant_scores:
+                scores = np.zeros(proba.shape[0])
+            elif getattr(acquisition, "from_proba", None) is not None:
+                scores = acquisition.from_proba(proba)
+            else:
+                scores = acquisition(estimator, X)
     else:
         pred = np.asarray(estimator.predict(X))
         confidence = np.full(pred.shape[0], np.nan)
@@ -141,10 +353,13 @@ def _score_chunk(estimator, X, acquisition, use_proba, constant_scores):
             np.zeros(pred.shape[0]) if constant_scores else acquisition(estimator, X)
         )
     scores = np.asarray(scores, dtype=float)
+    if pred.ndim == 2 and scores.shape == pred.shape:
+        scores = np.asarray(aggregate(scores, axis=1), dtype=float)
     if scores.shape != (pred.shape[0],):
+        per_output = f" or {pred.shape}, one per cell" if pred.ndim == 2 else ""
         raise ValueError(
             f"The acquisition function returned scores of shape {scores.shape}; "
-            f"expected ({pred.shape[0]},), one score per item."
+            f"expected ({pred.shape[0]},), one score per item{per_output}."
         )
     if not np.all(np.isfinite(scores)):
         raise ValueError(
@@ -187,6 +402,13 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         ``score(estimator, X) -> ndarray`` (higher is acquired first).
         ``"auto"`` is least confidence for classifiers and committee ``std``
         for regressors. See :mod:`sklearn_isd.acquisition`.
+    aggregate : {"mean", "max"} or callable, default="mean"
+        Matrix screens (2-d ``y``, one column per target) and grouped
+        libraries (``groups``): how the scores of an item's cells, and of a
+        group's items, are reduced to the one score that ranks it: the
+        ``"mean"`` or the ``"max"``, or a callable with the signature of a
+        numpy reduction, ``aggregate(scores, axis=...) -> ndarray`` (e.g.
+        ``np.median``). Unused for a 1-d ``y`` without groups.
     batch_size : int or float, default=0.01
         Items measured per round: an int, or a float in (0, 1] for a fraction
         of the library (rounded up).
@@ -201,8 +423,14 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         records the bounds of the criterion in use; with ``stopping=None``,
         those of ``KLBound(target, delta)`` (classifiers, or regressors with
         a tolerance).
-    target : float, default=0.95
-        System accuracy to reach, in (0, 1).
+    target : float or array-like of shape (n_outputs,), default=0.95
+        System accuracy to reach, in (0, 1). For a matrix screen, a float is
+        a target over all cells (the bound pools every cell of each batch);
+        an array gives each output (column of ``y``) its own target, and the
+        screen stops only once every column's own lower bound passes its
+        target. The columns then share ``delta`` (each bound runs at
+        ``delta / n_outputs``, a union bound), so all hold together with
+        probability at least ``1 - delta``.
     delta : float, default=0.05
         Probability that the lower bound of a round fails, in (0, 1).
     tolerance : float or None, default=None
@@ -231,14 +459,22 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
 
     Attributes
     ----------
+    n_outputs_ : int
+        Outputs (columns) of the labels: 1 for a 1-d ``y``, else the number
+        of columns of a matrix screen (items x targets, e.g. compounds x
+        genes), where each item is measured against every target at once.
+    output_names_ : ndarray of str of shape (n_outputs_,)
+        Names of the outputs: the columns of a DataFrame ``y``, else
+        ``"0"``, ``"1"``, ... Per-output keys of ``history_`` end with them.
     estimator_ : estimator object
         The model refit on the final observed set. Until two classes have
         been measured, a classifier screen uses a
         :class:`~sklearn.dummy.DummyClassifier` predicting the only class
         seen, and draws batches at random (all scores tie).
-    transduction_ : ndarray of shape (n_samples,)
+    transduction_ : ndarray of shape (n_samples,) or (n_samples, n_outputs_)
         The hybrid readout: measured labels where observed, predictions of
-        ``estimator_`` elsewhere.
+        ``estimator_`` elsewhere (in a matrix screen, also for the cells of
+        measured items that have no label).
     observed_mask_ : ndarray of bool of shape (n_samples,)
         True where the label was measured.
     acquired_iter_ : ndarray of int of shape (n_samples,)
@@ -266,17 +502,24 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         - ``fit_time``, ``score_time``: seconds to refit and to predict and
           score the inference set.
         - Regressors: ``batch_mse``, ``batch_mae``.
+        - Matrix screens: ``n_observed_cells`` (the cost: labelled cells
+          measured so far; ``n_observed`` counts items); scores and bounds
+          are over cells. With one target per output,
+          ``system_lower_bound_<name>`` per output, and
+          ``system_lower_bound`` is their minimum. In a simulation,
+          ``system_score_<name>`` per output.
         - Simulations (``y`` given to ``fit``): the true ``system_score`` and
           ``inference_score`` of the readout (accuracy; for regressors the
           share within tolerance, or R^2 without tolerance); regressors also
           ``system_mse``, ``inference_mse``, ``system_mae``,
           ``inference_mae``.
-    prereveal_correct_ : ndarray of float of shape (n_samples,)
+    prereveal_correct_ : ndarray of float of shape (n_samples,) or \
+            (n_samples, n_outputs_)
         For each measured item, 1.0 if the prediction the model made for it
         before its label was revealed was correct (within ``tolerance`` for
         regressors), 0.0 if not; NaN for items measured without a model
-        (the initial batch) and for unmeasured items. The evidence behind
-        every bound.
+        (the initial batch) and for unmeasured items (and cells without a
+        label). The evidence behind every bound.
     audit_mask_ : ndarray of bool of shape (n_samples,)
         True for items acquired as audit items: drawn uniformly from the
         inference set for a stopping rule that asks for them
@@ -327,6 +570,7 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
     _parameter_constraints = {
         "estimator": [HasMethods(["fit", "predict"])],
         "acquisition": [StrOptions({"auto"}), str, callable],
+        "aggregate": [StrOptions({"mean", "max"}), callable],
         "batch_size": [
             Interval(Integral, 1, None, closed="left"),
             Interval(Real, 0, 1, closed="right"),
@@ -337,7 +581,7 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
             None,
         ],
         "stopping": [StrOptions({"kl"}), HasMethods(["reset", "update"]), None],
-        "target": [Interval(Real, 0, 1, closed="neither")],
+        "target": [Interval(Real, 0, 1, closed="neither"), "array-like"],
         "delta": [Interval(Real, 0, 1, closed="neither")],
         "tolerance": [Interval(Real, 0, None, closed="left"), None],
         "max_fraction": [Interval(Real, 0, 1, closed="right")],
@@ -352,6 +596,7 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         estimator,
         *,
         acquisition="auto",
+        aggregate="mean",
         batch_size=0.01,
         initial_batch_size=None,
         stopping="kl",
@@ -366,6 +611,7 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
     ):
         self.estimator = estimator
         self.acquisition = acquisition
+        self.aggregate = aggregate
         self.batch_size = batch_size
         self.initial_batch_size = initial_batch_size
         self.stopping = stopping
@@ -382,18 +628,30 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
     # Public loop
     # ------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, groups=None):
         """Run a whole hybrid screen over the library ``X``.
 
         Parameters
         ----------
         X : indexable of shape (n_samples, ...)
             The whole library, in any form the estimator accepts.
-        y : array-like of shape (n_samples,), default=None
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), \
+                default=None
             True labels of the whole library. Without ``oracle``, labels are
             revealed from ``y`` (a simulation); with an oracle, ``y`` (if
             given) is used only to record the true system score in
             ``history_``. Without both, there is nothing to measure with.
+            A 2-d ``y`` makes a matrix screen: measuring an item reveals its
+            whole row (e.g. a compound against every gene of a panel), the
+            estimator must be multi-output, and accuracy and bounds are over
+            cells. Matrix labels are numeric (class codes or values); NaN
+            marks a cell that was never measurable (it is predicted, and left
+            out of every score).
+        groups : array-like of shape (n_samples,), default=None
+            Group of each item: items sharing a group are acquired together
+            (e.g. one compound at 8 concentrations) and their scores are
+            reduced with ``aggregate``. ``batch_size``,
+            ``initial_batch_size`` and ``max_fraction`` then count groups.
 
         Returns
         -------
@@ -412,7 +670,7 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
                 "and there is no oracle: pass y (the labels to reveal in a "
                 "simulated screen) or oracle=callable(indices) -> labels."
             )
-        self._start(X, y)
+        self._start(X, y, groups)
         return self._run()
 
     def resume(self, X=None):
@@ -444,7 +702,7 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
             )
         return self._run()
 
-    def ask(self, X=None):
+    def ask(self, X=None, *, groups=None):
         """Indices of the next batch to measure.
 
         The first call starts a campaign on the library ``X``. Calling
@@ -455,6 +713,9 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         X : indexable of shape (n_samples, ...), default=None
             The library. Required on the first call; later calls may omit it
             or pass the same library again.
+        groups : array-like of shape (n_samples,), default=None
+            Groups of items acquired together (see :meth:`fit`); read on the
+            first call only.
 
         Returns
         -------
@@ -467,7 +728,12 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         if not hasattr(self, "observed_mask_"):
             if X is None:
                 raise ValueError("The first call to ask() needs the library X.")
-            self._start(X, None)
+            self._start(X, None, groups)
+        elif groups is not None:
+            raise ValueError(
+                "groups are read on the first call to ask(), which starts the "
+                "campaign; they cannot change afterwards."
+            )
         elif X is not None:
             self._attach(X)
         self._refresh()
@@ -517,9 +783,15 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
             )
         self._refresh()  # a campaign just loaded: rebuild the model first
         labels = np.asarray(labels)
-        if failed != "raise" and labels.ndim == 1:
+        if failed != "raise" and labels.ndim in (1, 2):
             indices = self._validate_indices(indices)
-            missing = _missing(labels) if labels.shape == indices.shape else None
+            missing = None
+            if labels.shape[:1] == indices.shape:
+                missing = (
+                    _missing(labels)
+                    if labels.ndim == 1
+                    else _nan_rows(_numeric_matrix(labels, "labels"))
+                )
             if missing is not None and missing.any():
                 failed_items = indices[missing]
                 indices, labels = self._validate_batch(
@@ -594,7 +866,7 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
     # ------------------------------------------------------------------
     # Internals
     # ------------------------------------------------------------------
-    def _start(self, X, y):
+    def _start(self, X, y, groups=None):
         self._validate_params()
         # Sparse input becomes CSR (row indexing); other array-likes without
         # __getitem__ become arrays. Lists, arrays and DataFrames are kept.
@@ -602,23 +874,10 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         n = _num_samples(X)
         if n == 0:
             raise ValueError("The library X is empty: there is nothing to screen.")
+        names = None
         if y is not None:
-            y = column_or_1d(y, warn=True)
-            if y.shape[0] != n:
-                raise ValueError(
-                    f"X holds {n} items but y holds {y.shape[0]} labels; a "
-                    "simulated screen needs the label of every library item."
-                )
-            missing = _missing(y)
-            if y.dtype.kind == "f" and np.isinf(y).any():
-                assert_all_finite(y, input_name="y")
-            if missing.any():
-                raise ValueError(
-                    f"y has {missing.sum()} missing labels at positions "
-                    f"{_positions(missing)}. A simulated screen reveals labels "
-                    "from y, so every item needs one; to screen with unknown "
-                    "labels pass an oracle, or drive the screen with ask/tell."
-                )
+            y, names = _check_library_labels(y, n)
+        self._group_codes = None if groups is None else _check_groups(groups, n)
         self._configure(n, y)
         self._seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         self._library = X
@@ -637,10 +896,9 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         self._pending = None  # the batch proposed by ask, not yet told
         self._pending_audit = np.empty(0, dtype=np.intp)  # its audit items
         self._pending_row = None  # history row waiting for a successful refit
-        self.history_ = {
-            key: np.empty(0, dtype=np.intp if key.startswith("n_") else float)
-            for key in self._history_keys()
-        }
+        self.history_ = _empty_history(self._history_keys())
+        if y is not None:
+            self._set_outputs(None if y.ndim == 1 else y.shape[1], names)
 
     def _configure(self, n, y):
         """Derive from the parameters what a campaign on n items needs."""
@@ -650,20 +908,41 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
                 "tolerance applies to regressors only: a classifier's prediction "
                 "is correct when it equals the label. Leave tolerance=None."
             )
-        self._batch = self._n_items(self.batch_size, n, "batch_size")
+        # Units of acquisition: items, or groups of items acquired together.
+        groups = getattr(self, "_group_codes", None)
+        n_units = n if groups is None else int(groups.max()) + 1
+        unit = "groups" if groups is not None else "items"
+        self._batch = self._n_items(self.batch_size, n_units, "batch_size", unit)
         self._initial_batch = (
             self._batch
             if self.initial_batch_size is None
-            else self._n_items(self.initial_batch_size, n, "initial_batch_size")
+            else self._n_items(
+                self.initial_batch_size, n_units, "initial_batch_size", unit
+            )
         )
-        self._budget = max(1, int(np.floor(self.max_fraction * n + 1e-9)))
+        self._budget = max(1, int(np.floor(self.max_fraction * n_units + 1e-9)))
+        self._aggregate = _AGGREGATES.get(self.aggregate, self.aggregate)
+        self._targets = np.asarray(self.target, dtype=float)
+        if self._targets.ndim > 1 or self._targets.size == 0:
+            raise ValueError(
+                "target must be a float, or a 1-d array of one target per output "
+                f"of a matrix screen; got shape {self._targets.shape}."
+            )
+        if self._targets.ndim == 1 and not (
+            np.all(self._targets > 0) and np.all(self._targets < 1)
+        ):
+            raise ValueError(
+                f"Every target must be in (0, 1); got {self._targets.tolist()}."
+            )
         self.acquisition_ = get_acquisition(self.acquisition, self.estimator)
-        self.stopping_ = self._make_stopping()
+        stopping = self._make_stopping()  # validates, also per output
+        self.stopping_ = None if self._targets.ndim else stopping
         self._monitor = self.stopping_
-        if self._monitor is None and self._has_correctness():
+        if self._monitor is None and self._has_correctness() and not self._targets.ndim:
             self._monitor = KLBound(target=self.target, delta=self.delta)
         if self._monitor is not None:
             self._monitor.reset()
+        self._n_outputs = None  # set by _set_outputs once the labels are seen
         self._y_true = y
         self._n = n
         self._pool = None  # inference indices, predictions, scores, confidences
@@ -674,11 +953,11 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
             if hasattr(self, attr):
                 delattr(self, attr)
 
-    def _n_items(self, size, n, name):
+    def _n_items(self, size, n, name, unit="items"):
         if isinstance(size, Integral):
             if size > n:
                 raise ValueError(
-                    f"{name}={size} is larger than the library ({n} items); pass "
+                    f"{name}={size} is larger than the library ({n} {unit}); pass "
                     f"an int in [1, {n}] or a fraction in (0, 1]."
                 )
             return int(size)
@@ -686,6 +965,81 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
 
     def _has_correctness(self):
         return self._is_classifier or self.tolerance is not None
+
+    def _set_outputs(self, n_outputs, names=None):
+        """Fix the shape of the labels: 1-d (None) or ``n_outputs`` columns.
+
+        Called when the labels are first seen (``y`` in fit, or the first
+        tell of a campaign driven by ask/tell); builds the per-output keys of
+        ``history_`` and, for one target per output, the per-output rules.
+        """
+        width = 1 if n_outputs is None else int(n_outputs)
+        if self._targets.ndim and self._targets.size != width:
+            raise ValueError(
+                f"target holds {self._targets.size} values, one per output, but "
+                f"the labels have {width} output(s). Pass a float, or one target "
+                "per column of a 2-d y."
+            )
+        if names is None:
+            names = [str(j) for j in range(width)]
+        self._n_outputs = None if n_outputs is None else width
+        self.n_outputs_ = width
+        self.output_names_ = np.asarray(names, dtype=str)
+        if self._n_outputs and self.prereveal_correct_.ndim == 1:
+            self.prereveal_correct_ = np.full((self._n, width), np.nan)
+        if list(self.history_) != self._history_keys():
+            # Labels are first seen before any round is recorded.
+            self.history_ = _empty_history(self._history_keys())
+        if self._targets.ndim and (
+            self.stopping is not None or self._has_correctness()
+        ):
+            monitors = _OutputMonitors(
+                [self._output_criterion(t, width) for t in self._targets]
+            ).reset()
+            self._monitor = monitors
+            self.stopping_ = monitors if self.stopping is not None else None
+
+    def _output_criterion(self, target, n_outputs):
+        """The stopping rule of one output: ``target``, delta split over outputs."""
+        if self.stopping in ("kl", None):
+            return KLBound(target=float(target), delta=self.delta / n_outputs)
+        criterion = clone(self.stopping)
+        params = criterion.get_params()
+        if "target" not in params or "delta" not in params:
+            raise ValueError(
+                "A target per output needs a stopping rule with target and delta "
+                f"parameters; {type(criterion).__name__} has none. Pass a float "
+                "target, or stopping='kl'."
+            )
+        return criterion.set_params(
+            target=float(target), delta=params["delta"] / n_outputs
+        )
+
+    def _labelled_cells(self):
+        """Per item, 1 if labelled; per item and output for a matrix screen."""
+        if not self._n_outputs:
+            return self.observed_mask_.astype(np.int64)
+        cells = np.zeros((self._n, self._n_outputs), dtype=np.int64)
+        if self._obs_y is not None:
+            cells[self._obs_idx] = ~_nan_cells(self._obs_y)
+        return cells
+
+    def _n_labelled(self):
+        """Labels measured so far: items, or cells per output (matrix)."""
+        if not self._n_outputs:
+            return self._obs_idx.size
+        if self._obs_y is None:
+            return np.zeros(self._n_outputs, dtype=np.int64)
+        return (~_nan_cells(self._obs_y)).sum(axis=0)
+
+    def _feed_monitor(self, correct, audit, n_labelled):
+        """Give the stopping rule the evidence of one round; True to stop."""
+        if isinstance(self._monitor, _OutputMonitors):
+            return self._monitor.update_outputs(correct, audit, n_labelled, self._n)
+        n_library = self._n * (self._n_outputs or 1)
+        return self._monitor.update(
+            **_evidence(correct, audit, np.sum(n_labelled), n_library)
+        )
 
     def _make_stopping(self):
         if self.stopping is None:
@@ -718,6 +1072,13 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
             keys += ["system_score", "inference_score"]
             if not self._is_classifier:
                 keys += ["system_mse", "inference_mse", "system_mae", "inference_mae"]
+        if getattr(self, "_n_outputs", None):
+            keys.append("n_observed_cells")
+            names = self.output_names_
+            if self._targets.ndim and self._has_correctness():
+                keys += [f"system_lower_bound_{name}" for name in names]
+            if self._y_true is not None:
+                keys += [f"system_score_{name}" for name in names]
         return keys
 
     def _check_started(self, library=True):
@@ -794,6 +1155,7 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         *,
         estimator=None,
         acquisition=None,
+        aggregate=None,
         stopping=None,
         oracle=None,
         trusted=(),
@@ -809,9 +1171,10 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
             it, pass it later to :meth:`ask` or :meth:`resume`.
         estimator : estimator object, default=None
             The unfitted model; None rebuilds it from the saved spec.
-        acquisition, stopping : default=None
-            Needed only when the campaign used a callable acquisition or a
-            stopping object without a stored form; None uses the saved ones.
+        acquisition, aggregate, stopping : default=None
+            Needed only when the campaign used a callable acquisition or
+            aggregate, or a stopping object without a stored form; None uses
+            the saved ones.
         oracle : callable, default=None
             The oracle for :meth:`resume` (never stored).
         trusted : sequence of str, default=()
@@ -833,7 +1196,11 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         manifest, arrays = read_campaign(path)
         trusted = (*TRUSTED_MODULES, *trusted)
         params = dict(manifest["params"])
-        overrides = {"acquisition": acquisition, "stopping": stopping}
+        overrides = {
+            "acquisition": acquisition,
+            "aggregate": aggregate,
+            "stopping": stopping,
+        }
         for name, given in overrides.items():
             stored = params[name]
             if given is not None:
@@ -861,6 +1228,8 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
     def _restore(self, manifest, arrays):
         self._validate_params()
         n = int(manifest["library"]["n_items"])
+        groups = arrays.get("groups")
+        self._group_codes = None if groups is None else groups.astype(np.intp)
         self._configure(n, arrays.get("y_true"))
         self._seed = int(manifest["seed"])
         self._fingerprint = manifest["library"]["fingerprint"]
@@ -879,20 +1248,30 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         self._pending_audit = arrays["pending_audit"].astype(np.intp)
         row = arrays.get("pending_row")
         self._pending_row = None if row is None else json.loads(str(row))
+        self.history_ = _empty_history(self._history_keys())
+        labels = self._obs_y if self._obs_y is not None else self._y_true
+        if labels is not None:
+            self._set_outputs(
+                labels.shape[1] if labels.ndim == 2 else None,
+                manifest.get("output_names"),
+            )
         self.history_ = {
             key: arrays[f"history__{key}"] for key in manifest["history_keys"]
         }
         if (
             self._obs_idx.size != self.observed_mask_.sum()
             or not self.observed_mask_[self._obs_idx].all()
-            or (self._obs_y is not None and self._obs_y.shape != self._obs_idx.shape)
+            or (
+                self._obs_y is not None and self._obs_y.shape[:1] != self._obs_idx.shape
+            )
+            or list(self.history_) != self._history_keys()
         ):
             raise CampaignFileError("The campaign file is inconsistent (corrupted).")
         # Replay the evidence of every round, so that stateful criteria end in
         # the state they had when the campaign was saved.
         if self._monitor is not None:
-            for evidence in round_evidence(self):
-                self._monitor.update(**evidence)
+            for correct, audit, n_labelled in _round_records(self):
+                self._feed_monitor(correct, audit, n_labelled)
         self._stale = self._obs_idx.size > 0
 
     def _round_rng(self, round_):
@@ -901,25 +1280,52 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
     def _propose(self):
         """Choose the next batch from the cached scores of the inference set."""
         inference = np.flatnonzero(~self.observed_mask_)
+        scores = None if self._pool is None else self._pool[2]
+        members = None  # grouped library: position of each item's group
+        if self._group_codes is None:
+            n_units, used = inference.size, self._obs_idx.size
+        else:
+            codes = self._group_codes[inference]
+            units, members, unit_scores = _reduce_by_group(
+                np.zeros(inference.size) if scores is None else scores,
+                codes,
+                self._aggregate,
+            )
+            scores = None if scores is None else unit_scores
+            n_units = units.size
+            used = np.unique(self._group_codes[self._obs_idx]).size
         size = self._initial_batch if self.n_iter_ == 0 else self._batch
-        size = min(size, self._budget - self._obs_idx.size, inference.size)
+        size = min(size, self._budget - used, n_units)
         self._pending_audit = np.empty(0, dtype=np.intp)
         if size <= 0:
             return np.empty(0, dtype=np.intp)
         rng = self._round_rng(self.n_iter_)
-        if self._pool is None:  # no model yet: a uniform draw
-            return inference[_top_k(np.zeros(inference.size), size, rng)]
-        scores = self._pool[2]
+        if scores is None:  # no model yet: a uniform draw
+            chosen = _top_k(np.zeros(n_units), size, rng)
+            return self._items_of(chosen, inference, members)
         n_audit = min(size, self._monitor.audit_size(size)) if self._monitor else 0
         if n_audit == 0:
-            return inference[_top_k(scores, size, rng)]
+            return self._items_of(_top_k(scores, size, rng), inference, members)
         # Audit items: drawn uniformly from the inference set, so that their
         # correctness is an unbiased sample of the inference-set accuracy.
-        audit = rng.choice(inference.size, size=n_audit, replace=False)
-        rest = np.setdiff1d(np.arange(inference.size), audit, assume_unique=True)
+        audit = rng.choice(n_units, size=n_audit, replace=False)
+        rest = np.setdiff1d(np.arange(n_units), audit, assume_unique=True)
         chosen = rest[_top_k(scores[rest], size - n_audit, rng)]
-        self._pending_audit = inference[audit]
-        return np.concatenate([inference[chosen], self._pending_audit])
+        self._pending_audit = self._items_of(audit, inference, members)
+        return np.concatenate(
+            [self._items_of(chosen, inference, members), self._pending_audit]
+        )
+
+    @staticmethod
+    def _items_of(chosen, inference, members):
+        """Library indices of the chosen units (items, or groups), in order."""
+        if members is None:
+            return inference[chosen]
+        rank = np.full(members.max() + 1, -1)
+        rank[chosen] = np.arange(chosen.size)
+        item_rank = rank[members]
+        taken = np.flatnonzero(item_rank >= 0)
+        return inference[taken[np.argsort(item_rank[taken], kind="stable")]]
 
     def _validate_indices(self, indices):
         indices = np.asarray(indices)
@@ -961,13 +1367,21 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
     def _validate_batch(self, indices, labels):
         indices = self._validate_indices(indices)
         labels = np.asarray(labels)
-        if labels.ndim == 2 and labels.shape[1] == 1:
+        if labels.ndim == 2 and labels.shape[1] == 1 and not self._n_outputs:
             labels = labels.ravel()
-        if labels.ndim != 1 or labels.shape[0] != indices.shape[0]:
+        known = hasattr(self, "n_outputs_")
+        if labels.ndim == 2 and (self._n_outputs or not known):
+            return indices, self._validate_matrix_batch(indices, labels)
+        if labels.ndim != 1 or labels.shape[0] != indices.shape[0] or self._n_outputs:
+            expected = (
+                f"a row of {self._n_outputs} labels per index (one per output)"
+                if self._n_outputs
+                else "one label per index"
+            )
             raise ValueError(
                 f"Got {labels.shape[0] if labels.ndim else 'a scalar as'} labels "
-                f"(shape {labels.shape}) for {indices.shape[0]} indices; pass one "
-                "label per index."
+                f"(shape {labels.shape}) for {indices.shape[0]} indices; pass "
+                f"{expected}."
             )
         missing = _missing(labels)
         if missing.any():
@@ -1006,27 +1420,58 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
                 )
         return indices, labels
 
+    def _validate_matrix_batch(self, indices, labels):
+        """Labels of a matrix screen: one numeric row per index, NaN cells ok."""
+        width = self._n_outputs or labels.shape[1]
+        if labels.shape != (indices.shape[0], width):
+            raise ValueError(
+                f"Got labels of shape {labels.shape} for {indices.shape[0]} indices "
+                f"of a matrix screen with {width} outputs; pass shape "
+                f"({indices.shape[0]}, {width})."
+            )
+        labels = _numeric_matrix(labels, "labels")
+        if labels.dtype.kind == "f" and np.isinf(labels).any():
+            rows = np.isinf(labels).any(axis=1)
+            raise ValueError(
+                f"labels are infinite in batch rows {_positions(rows)}; NaN marks "
+                "a cell without a label."
+            )
+        unlabelled = _nan_rows(labels)
+        if unlabelled.any():
+            raise ValueError(
+                f"labels are missing (None or NaN) in every column at batch "
+                f"positions {_positions(unlabelled)} (library indices "
+                f"{indices[unlabelled][:10].tolist()}). A row without any label "
+                "is a failed measurement: leave it out of the batch, or pass "
+                "failed='retry' or 'exclude'."
+            )
+        return labels
+
     def _commit(self, indices, labels):
         """Store validated labels, update the stopping rule and history row."""
         round_ = self.n_iter_
+        if not hasattr(self, "n_outputs_"):  # the first labels of a campaign
+            self._set_outputs(labels.shape[1] if labels.ndim == 2 else None)
         row = dict.fromkeys(self.history_, np.nan)
-        batch_correct = None
+        correct = None  # per item (per cell): 1/0, NaN where no evidence
         if self._pool is not None and indices.size:
             positions = np.searchsorted(self._pool[0], indices)
             predictions = self._pool[1][positions]
+            labelled = ~_nan_cells(labels)
             if self._has_correctness():
-                batch_correct = _m.correct(
-                    labels, predictions, tolerance=self.tolerance
+                correct = np.where(
+                    labelled,
+                    _m.correct(labels, predictions, tolerance=self.tolerance),
+                    np.nan,
                 )
-                row["batch_score"] = batch_correct.mean()
-                self.prereveal_correct_[indices] = batch_correct
+                row["batch_score"] = float(np.nanmean(correct))
+                self.prereveal_correct_[indices] = correct
             if not self._is_classifier:
-                err = predictions.astype(float) - labels.astype(float)
+                err = (predictions.astype(float) - labels.astype(float))[labelled]
                 row["batch_mse"] = float(np.mean(err**2))
                 row["batch_mae"] = float(np.mean(np.abs(err)))
 
         audit = np.isin(indices, self._pending_audit)
-        audit_correct = None if batch_correct is None else batch_correct[audit]
         self.audit_mask_[indices[audit]] = True
         self._pending_audit = np.setdiff1d(self._pending_audit, indices)
         self._obs_idx = np.concatenate([self._obs_idx, indices])
@@ -1042,25 +1487,33 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         self._pool = None  # the inference set changed: scores must be recomputed
 
         n_obs = self._obs_idx.size
+        n_labelled = self._n_labelled()
         row.update(
             n_observed=n_obs, fraction_observed=n_obs / self._n, n_batch=indices.size
         )
+        if self._n_outputs:
+            row["n_observed_cells"] = int(np.sum(n_labelled))
         criterion_stop = False
         if self._monitor is not None:
-            monitor_stop = self._monitor.update(
-                batch_correct=batch_correct,
-                n_observed=n_obs,
-                n_library=self._n,
-                audit_correct=audit_correct,
-            )
+            monitor_stop = self._feed_monitor(correct, audit, n_labelled)
             criterion_stop = monitor_stop and self.stopping_ is not None
             row["batch_lower_bound"] = self._monitor.batch_lower_bound_
             row["system_lower_bound"] = self._monitor.system_lower_bound_
+            if isinstance(self._monitor, _OutputMonitors):
+                for name, bound in zip(
+                    self.output_names_, self._monitor.lower_bounds_, strict=True
+                ):
+                    row[f"system_lower_bound_{name}"] = bound
+        used = (
+            n_obs
+            if self._group_codes is None
+            else np.unique(self._group_codes[self._obs_idx]).size
+        )
         if n_obs == self._n:
             self.termination_condition_ = "all_acquired"
         elif criterion_stop:
             self.termination_condition_ = self.stopping_.termination_condition
-        elif n_obs >= self._budget:
+        elif used >= self._budget:
             self.termination_condition_ = "max_fraction"
         self.stop_ = self.termination_condition_ is not None
         self._pending_row = row
@@ -1077,9 +1530,10 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         labels = self._obs_y
         X_obs = _safe_indexing(self._library, self._obs_idx)
         was_single_class = self._single_class
-        self._single_class = self._is_classifier and np.unique(labels).size < 2
+        self._single_class = self._is_classifier and _single_class(labels)
         if self._single_class:
             estimator = DummyClassifier(strategy="prior")
+            labels = _fill_missing_cells(labels)
         elif (
             self._warm_start() and hasattr(self, "estimator_") and not was_single_class
         ):
@@ -1088,7 +1542,18 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
             estimator = copy.deepcopy(self.estimator_)
         else:
             estimator = _seed_nested_random_states(clone(self.estimator), self._seed)
-        return estimator.fit(X_obs, labels)
+        try:
+            return estimator.fit(X_obs, labels)
+        except ValueError as exc:
+            if labels.ndim == 2 and _nan_cells(labels).any():
+                raise ValueError(
+                    f"{exc} The measured labels have cells without a label (NaN), "
+                    "which this model cannot fit: wrap it in "
+                    "sklearn_isd.multioutput.MaskedMultiOutputClassifier (or "
+                    "MaskedMultiOutputRegressor), which fits each output on the "
+                    "rows where it has a label."
+                ) from exc
+            raise
 
     def _score_pool(self, estimator, inference):
         """Predict and score the inference set in chunks, through joblib."""
@@ -1102,6 +1567,7 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
                 self.acquisition_,
                 use_proba,
                 self._single_class,
+                self._aggregate,
             )
             for chunk in chunks
         )
@@ -1120,16 +1586,30 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         estimator = self._fit_estimator()
         t1 = time.perf_counter()
         inference = np.flatnonzero(~self.observed_mask_)
+        shape = self._obs_y.shape[1:]
         if inference.size:
             pool = self._score_pool(estimator, inference)
         else:
-            pool = (inference, np.empty(0, self._obs_y.dtype), np.empty(0), np.empty(0))
+            empty = np.empty((0, *shape), self._obs_y.dtype)
+            pool = (inference, empty, np.empty(0), np.empty(0))
         t2 = time.perf_counter()
 
         dtype = np.result_type(self._obs_y.dtype, pool[1].dtype)
-        transduction = np.empty(self._n, dtype=dtype)
+        transduction = np.empty((self._n, *shape), dtype=dtype)
         transduction[self._obs_idx] = self._obs_y
         transduction[inference] = pool[1]
+        if shape:  # cells of measured items without a label are predicted
+            gaps = _nan_cells(self._obs_y)
+            rows = np.flatnonzero(gaps.any(axis=1))
+            if rows.size:
+                predicted = np.asarray(
+                    estimator.predict(
+                        _safe_indexing(self._library, self._obs_idx[rows])
+                    )
+                )
+                filled = transduction[self._obs_idx[rows]]
+                filled[gaps[rows]] = predicted[gaps[rows]]
+                transduction[self._obs_idx[rows]] = filled
 
         self.estimator_ = estimator
         self.transduction_ = transduction
@@ -1166,7 +1646,20 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
             )
 
     def _true_scores(self, transduction):
-        y, mask = self._y_true, self.observed_mask_
+        scores = self._scores_of(self._y_true, transduction, self.observed_mask_)
+        for j, name in enumerate(self.output_names_ if self._n_outputs else ()):
+            scores[f"system_score_{name}"] = self._column_score(transduction, j)
+        return scores
+
+    def _column_score(self, transduction, j):
+        """True system score of one output (cells with a known truth)."""
+        y = self._y_true[:, j]
+        known = ~_nan_cells(y)
+        return self._scores_of(
+            y[known], transduction[known, j], self.observed_mask_[known]
+        )["system_score"]
+
+    def _scores_of(self, y, transduction, mask):
         if self._is_classifier or self.tolerance is not None:
             scores = {
                 "system_score": _m.system_accuracy(
@@ -1357,8 +1850,8 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         tags.input_tags.allow_nan = inner.input_tags.allow_nan
         tags.input_tags.categorical = inner.input_tags.categorical
         tags.target_tags.required = True
-        # One label per library item; multi-output screens are not supported.
-        tags.target_tags.multi_output = False
+        # A 2-d y makes a matrix screen, with a multi-output estimator.
+        tags.target_tags.multi_output = inner.target_tags.multi_output
         tags.target_tags.single_output = True
         if tags.classifier_tags is not None:
             tags.classifier_tags.multi_label = False

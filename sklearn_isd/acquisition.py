@@ -4,7 +4,9 @@ An acquisition function is any callable ``score(estimator, X) -> ndarray of
 shape (n_samples,)``, like a scikit-learn scorer: ``estimator`` is the model
 fitted on the labels measured so far and ``X`` holds inference-set items.
 Higher scores are acquired first; ties are broken at random by the screen's
-``random_state``.
+``random_state``. A score may also be of shape (n_samples, n_outputs),
+one per output of a multi-output model (a matrix screen); the screen then
+reduces it to one score per item with its ``aggregate``.
 
 Built-in scores, by name (see :func:`get_acquisition`):
 
@@ -92,6 +94,17 @@ def _constant_from_proba(proba):
     return np.zeros(proba.shape[0])
 
 
+def _from_proba(proba, score):
+    """Apply a score to ``predict_proba`` output, per output for multi-output.
+
+    A multi-output classifier returns one probability array per output; the
+    score is computed for each and stacked to shape (n_samples, n_outputs).
+    """
+    if isinstance(proba, list):
+        return np.column_stack([score(np.asarray(p)) for p in proba])
+    return score(np.asarray(proba))
+
+
 def least_confidence(estimator, X):
     """Least-confidence score ``1 - max_y p(y|x)`` (paper Eq. 3).
 
@@ -104,10 +117,11 @@ def least_confidence(estimator, X):
 
     Returns
     -------
-    scores : ndarray of shape (n_samples,)
+    scores : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        One score per item; per item and output for a multi-output model.
         Higher for less confident predictions.
     """
-    return _least_confidence_from_proba(np.asarray(estimator.predict_proba(X)))
+    return _from_proba(estimator.predict_proba(X), _least_confidence_from_proba)
 
 
 def margin(estimator, X):
@@ -122,10 +136,11 @@ def margin(estimator, X):
 
     Returns
     -------
-    scores : ndarray of shape (n_samples,)
+    scores : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        One score per item; per item and output for a multi-output model.
         Higher where the two most likely classes are closest.
     """
-    return _margin_from_proba(np.asarray(estimator.predict_proba(X)))
+    return _from_proba(estimator.predict_proba(X), _margin_from_proba)
 
 
 def entropy(estimator, X):
@@ -140,10 +155,11 @@ def entropy(estimator, X):
 
     Returns
     -------
-    scores : ndarray of shape (n_samples,)
+    scores : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        One score per item; per item and output for a multi-output model.
         Higher for flatter predicted distributions.
     """
-    return _entropy_from_proba(np.asarray(estimator.predict_proba(X)))
+    return _from_proba(estimator.predict_proba(X), _entropy_from_proba)
 
 
 def random(estimator, X):
@@ -202,7 +218,8 @@ def member_predictions(estimator, X):
 
     Returns
     -------
-    predictions : ndarray of shape (n_members, n_samples)
+    predictions : ndarray of shape (n_members, n_samples) or \
+            (n_members, n_samples, n_outputs)
         Member predictions. Classifier members of scikit-learn ensembles
         predict encoded class indices, which is all that vote counting needs.
 
@@ -230,10 +247,16 @@ def member_predictions(estimator, X):
         features = [None] * len(members)
     return np.stack(
         [
-            np.asarray(m.predict(Xt if f is None else Xt[:, f])).ravel()
+            _as_member_output(m.predict(Xt if f is None else Xt[:, f]))
             for m, f in zip(members, features, strict=True)
         ]
     )
+
+
+def _as_member_output(pred):
+    """A member's predictions: (n_samples,), or (n_samples, n_outputs)."""
+    pred = np.asarray(pred)
+    return pred.ravel() if pred.ndim == 2 and pred.shape[1] == 1 else pred
 
 
 def vote_entropy(estimator, X):
@@ -252,10 +275,19 @@ def vote_entropy(estimator, X):
 
     Returns
     -------
-    scores : ndarray of shape (n_samples,)
+    scores : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        One score per item; per item and output for a multi-output model.
         Vote entropies.
     """
     votes = member_predictions(estimator, X)
+    if votes.ndim == 3:  # multi-output committee: one entropy per output
+        return np.column_stack(
+            [_vote_entropy(votes[:, :, j]) for j in range(votes.shape[2])]
+        )
+    return _vote_entropy(votes)
+
+
+def _vote_entropy(votes):
     n_members = votes.shape[0]
     _, codes = np.unique(votes, return_inverse=True)
     codes = codes.reshape(votes.shape)
@@ -290,7 +322,8 @@ def std(estimator, X):
 
     Returns
     -------
-    scores : ndarray of shape (n_samples,)
+    scores : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        One score per item; per item and output for a multi-output model.
         Standard deviations across members.
     """
     if not _is_committee(estimator) and _predict_accepts_return_std(estimator):

@@ -61,12 +61,30 @@ def _check(y_true, y_pred, observed_mask):
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
     observed_mask = np.asarray(observed_mask, dtype=bool)
+    if y_true.ndim == 2 and y_true.shape == y_pred.shape:
+        # A matrix screen: items x outputs. Scores are over cells; a 1-d mask
+        # marks measured items (every cell of their row), and cells whose
+        # truth is missing (NaN: never measurable) are left out.
+        if observed_mask.shape == y_true.shape[:1]:
+            observed_mask = np.broadcast_to(observed_mask[:, None], y_true.shape)
+        if observed_mask.shape == y_true.shape:
+            known = ~_nan_cells(y_true)
+            return y_true[known], y_pred[known], observed_mask[known]
     if not (y_true.shape == y_pred.shape == observed_mask.shape) or y_true.ndim != 1:
         raise ValueError(
-            "y_true, y_pred and observed_mask must be 1-d of the same length; got "
-            f"shapes {y_true.shape}, {y_pred.shape} and {observed_mask.shape}."
+            "y_true, y_pred and observed_mask must be 1-d of the same length, or "
+            "y_true and y_pred 2-d of the same shape (items x outputs) with a "
+            "mask of one entry per item or per cell; got shapes "
+            f"{y_true.shape}, {y_pred.shape} and {observed_mask.shape}."
         )
     return y_true, y_pred, observed_mask
+
+
+def _nan_cells(values):
+    """Boolean mask of NaN entries (False everywhere for non-float dtypes)."""
+    if values.dtype.kind == "f":
+        return np.isnan(values)
+    return np.zeros(values.shape, dtype=bool)
 
 
 def system_accuracy(y_true, y_pred, observed_mask, *, tolerance=None):
@@ -74,13 +92,16 @@ def system_accuracy(y_true, y_pred, observed_mask, *, tolerance=None):
 
     Parameters
     ----------
-    y_true : array-like of shape (n_samples,)
-        True labels of the whole library.
-    y_pred : array-like of shape (n_samples,)
+    y_true : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        True labels of the whole library; 2-d for a matrix screen, where
+        the accuracy is over cells and NaN cells (never measurable) are left
+        out.
+    y_pred : array-like of the shape of ``y_true``
         Predictions for the library (entries of measured items are ignored),
         or the hybrid readout itself (``screen.transduction_``).
     observed_mask : array-like of bool of shape (n_samples,)
-        True where the label was measured; these count as correct.
+        True where the label was measured; these count as correct. For a
+        matrix, one entry per item (its whole row) or one per cell.
     tolerance : float or None, default=None
         For regression, the distance within which a prediction is correct.
 
@@ -196,8 +217,10 @@ def inference_mean_absolute_error(y_true, y_pred, observed_mask):
 def _r2(y_true, y_pred):
     # The coefficient of determination, as sklearn.metrics.r2_score, without
     # its input validation: the screen calls it on every round.
+    if y_true.size < 2:
+        return float("nan")
     total = np.sum((y_true - y_true.mean()) ** 2)
-    if y_true.size < 2 or total == 0:
+    if total == 0:
         return float("nan")
     return float(1.0 - np.sum((y_true - y_pred) ** 2) / total)
 

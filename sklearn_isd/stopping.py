@@ -611,8 +611,60 @@ class AuditBound(AnytimeKLBound):
         return bound(pooled.mean(), pooled.size, self._round_delta())
 
 
+def _evidence(correct, audit, n_observed, n_library):
+    """Keyword arguments of :meth:`StoppingCriterion.update` for one round.
+
+    ``correct`` holds, per told item (and per output of a matrix screen),
+    1.0 or 0.0 for a correct or wrong prediction made before the label was
+    revealed, NaN where there is no evidence (no model yet, or a cell without
+    a label), or is None; ``audit`` marks the audit items among them. Cells
+    are pooled: each labelled cell is one Bernoulli outcome.
+    """
+    if correct is None or correct.size == 0 or np.isnan(correct).all():
+        batch_correct = audit_correct = None
+    elif correct.ndim == 2:
+        known = ~np.isnan(correct)
+        batch_correct = correct[known] == 1
+        audit_correct = correct[audit][known[audit]] == 1
+    else:
+        batch_correct = correct == 1
+        audit_correct = batch_correct[audit]
+    return {
+        "batch_correct": batch_correct,
+        "audit_correct": audit_correct,
+        "n_observed": int(n_observed),
+        "n_library": int(n_library),
+    }
+
+
+def _round_records(screen):
+    """Per round of a screen: its items' correctness, audit mask, labels so far.
+
+    Yields ``(correct, audit, n_labelled)``: ``prereveal_correct_`` and
+    ``audit_mask_`` of the items told in the round, and the number of labels
+    measured up to that round (per output for a matrix screen).
+    """
+    acquired = screen.acquired_iter_
+    labelled = screen._labelled_cells()
+    order = np.argsort(acquired, kind="stable")
+    order = order[acquired[order] >= 0]
+    bounds = np.searchsorted(acquired[order], np.arange(screen.n_iter_ + 1))
+    n_labelled = np.zeros(labelled.shape[1:], dtype=np.int64)
+    for t in range(screen.n_iter_):
+        in_round = order[bounds[t] : bounds[t + 1]]
+        n_labelled = n_labelled + labelled[in_round].sum(axis=0)
+        yield (
+            screen.prereveal_correct_[in_round],
+            screen.audit_mask_[in_round],
+            n_labelled,
+        )
+
+
 def round_evidence(screen):
     """The evidence a stopping rule received at each round of a screen.
+
+    In a matrix screen (2-d labels), each labelled cell is one outcome, and
+    ``n_observed`` and ``n_library`` count cells.
 
     Parameters
     ----------
@@ -626,22 +678,9 @@ def round_evidence(screen):
         :meth:`StoppingCriterion.update`: ``batch_correct``, ``audit_correct``
         (None for a round without a model), ``n_observed`` and ``n_library``.
     """
-    acquired, correct = screen.acquired_iter_, screen.prereveal_correct_
-    counts = np.bincount(acquired[acquired >= 0], minlength=screen.n_iter_)
-    for t, n_observed in enumerate(np.cumsum(counts)):
-        in_round = acquired == t
-        values = correct[in_round]
-        if np.isnan(values).all():
-            batch_correct = audit_correct = None
-        else:
-            batch_correct = values == 1
-            audit_correct = batch_correct[screen.audit_mask_[in_round]]
-        yield {
-            "batch_correct": batch_correct,
-            "audit_correct": audit_correct,
-            "n_observed": int(n_observed),
-            "n_library": acquired.size,
-        }
+    n_library = screen.acquired_iter_.size * getattr(screen, "n_outputs_", 1)
+    for correct, audit, n_labelled in _round_records(screen):
+        yield _evidence(correct, audit, np.sum(n_labelled), n_library)
 
 
 def replay_stopping(criterion, screen):

@@ -29,9 +29,15 @@ MODULES = [
     "sklearn_isd.neural",
     "sklearn_isd.chem",
     "sklearn_isd.datasets",
+    "sklearn_isd.multioutput",
 ]
 #: Public names documented in prose rather than with their own page.
-DOCUMENTED_IN_TEXT = {"ACQUISITION_FUNCTIONS", "QM9_GAP_MEDIAN", "__version__"}
+DOCUMENTED_IN_TEXT = {
+    "ACQUISITION_FUNCTIONS",
+    "PANEL_PROPERTIES",
+    "QM9_GAP_MEDIAN",
+    "__version__",
+}
 #: Lazily exported from sklearn_isd, documented with their own module.
 DOCUMENTED_ELSEWHERE = {
     ("sklearn_isd", "MorganFingerprint"),

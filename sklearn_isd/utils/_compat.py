@@ -13,12 +13,13 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
-from sklearn.utils.validation import _num_samples
+from sklearn.utils.validation import _check_sample_weight, _num_samples
 
 __all__ = [
     "HasMethods",
     "Interval",
     "StrOptions",
+    "_check_sample_weight",
     "_fit_context",
     "_num_samples",
     "_safe_indexing",
