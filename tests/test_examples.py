@@ -33,6 +33,7 @@ TESTED = {
     "molecules/plot_qm9_classification.py": "test_qm9_classification",
     "molecules/plot_qm9_regression_committee.py": "test_qm9_regression_committee",
     "molecules/plot_smiles_pipeline.py": "test_smiles_pipeline",
+    "molecules/plot_matrix_screen.py": "test_matrix_screen",
     "model_selection/plot_grid_search_acquisition.py": "test_grid_search",
     "lab/plot_lab_in_the_loop.py": "test_lab_in_the_loop",
 }
@@ -144,6 +145,24 @@ def test_qm9_classification():
     assert hard_share["active"][-1] > hard_share["random"][-1] + 0.2
     example.plot_accuracy(agents, target=0.95)
     example.plot_hard_share(agents, hard_share)
+
+
+def test_matrix_screen():
+    pytest.importorskip("rdkit")
+    example = load_example("molecules/plot_matrix_screen.py")
+    results = example.main(n_molecules=2000, batch_size=50, max_fraction=0.5)
+    cells = results["cells_to_target"]
+    assert cells["active"] is not None
+    assert cells["random"] is None or cells["active"] < 0.85 * cells["random"]
+    active = results["histories"]["active"]
+    # Cells are the cost: 6 targets per compound, minus the missing cells.
+    assert (active["n_observed_cells"] < 6 * active["n_observed"]).all()
+    assert (active["n_observed_cells"] > 5.5 * active["n_observed"]).all()
+    screen = results["per_target"]
+    if screen.termination_condition_ == "target_reached":
+        bounds = [screen.history_[f"system_lower_bound_{j}"][-1] for j in range(6)]
+        assert min(bounds) > 0.95
+    example.plot_cells(results["histories"], results["names"], 0.95)
 
 
 def test_qm9_regression_committee():
