@@ -7,7 +7,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.dummy import DummyClassifier
 from sklearn.utils import check_random_state, get_tags, indexable
@@ -23,7 +23,7 @@ from ._persist import (
     read_campaign,
     save_campaign,
 )
-from .acquisition import get_acquisition
+from .acquisition import _least_confidence_from_proba, get_acquisition
 from .stopping import KLBound, _evidence, _round_records
 from .utils._compat import (
     HasMethods,
@@ -314,6 +314,20 @@ def _fill_missing_cells(labels):
     return labels
 
 
+def _predict_from_proba(proba, classes):
+    """Predicted classes and their probabilities (the row-wise argmax and max).
+
+    Two classes, the common case, take two element-wise operations instead
+    of row-wise reductions over a 2-column array, which numpy runs slowly;
+    ties go to the first class, as with ``argmax``.
+    """
+    if proba.shape[1] == 2:
+        second = proba[:, 1] > proba[:, 0]
+        return classes[second.view(np.int8)], np.where(second, proba[:, 1], proba[:, 0])
+    best = np.argmax(proba, axis=1)
+    return classes[best], np.take_along_axis(proba, best[:, None], axis=1)[:, 0]
+
+
 def _score_chunk(estimator, X, acquisition, use_proba, constant_scores, aggregate):
     """Predictions, acquisition scores and confidences on one chunk of the pool.
 
@@ -338,12 +352,14 @@ def _score_chunk(estimator, X, acquisition, use_proba, constant_scores, aggregat
                 scores = acquisition(estimator, X)
         else:
             proba = np.asarray(proba)
-            pred = estimator.classes_[np.argmax(proba, axis=1)]
-            confidence = proba.max(axis=1)
+            pred, confidence = _predict_from_proba(proba, estimator.classes_)
+            from_proba = getattr(acquisition, "from_proba", None)
             if constant_scores:
                 scores = np.zeros(proba.shape[0])
-            elif getattr(acquisition, "from_proba", None) is not None:
-                scores = acquisition.from_proba(proba)
+            elif from_proba is _least_confidence_from_proba:
+                scores = 1.0 - confidence  # the same max, computed once
+            elif from_proba is not None:
+                scores = from_proba(proba)
             else:
                 scores = acquisition(estimator, X)
     else:
@@ -1560,7 +1576,7 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         use_proba = self._is_classifier and hasattr(estimator, "predict_proba")
         n_chunks = max(1, -(-inference.size // POOL_CHUNK_SIZE))
         chunks = np.array_split(inference, n_chunks)
-        results = Parallel(n_jobs=self.n_jobs)(
+        tasks = (
             delayed(_score_chunk)(
                 estimator,
                 _safe_indexing(self._library, chunk),
@@ -1571,6 +1587,12 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
             )
             for chunk in chunks
         )
+        if n_chunks == 1 or effective_n_jobs(self.n_jobs) == 1:
+            # One worker (the default): run in this process, without the
+            # dispatch of a Parallel call.
+            results = [func(*args, **kwargs) for func, args, kwargs in tasks]
+        else:
+            results = Parallel(n_jobs=self.n_jobs)(tasks)
         pred, scores, confidence = (np.concatenate(part) for part in zip(*results))
         return inference, pred, scores, confidence
 
