@@ -17,7 +17,7 @@ show most) and ``LogisticRegression()``.
 
 Usage::
 
-    python benchmarks/bench_overhead.py --n-rows 100000 --rounds 20
+    python benchmarks/bench_overhead.py --n-rows 100000 --rounds 40
 
 Writes ``benchmarks/results/overhead.json``. One BLAS/OpenMP thread, screen
 ``n_jobs=1`` (the bare loop has no parallelism either).
@@ -110,7 +110,7 @@ def run(model_name, X, y, rounds, batch_size, initial, seed):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n-rows", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--initial", type=float, default=0.01)
     parser.add_argument("--models", nargs="+", default=list(MODELS))

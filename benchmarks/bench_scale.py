@@ -131,7 +131,7 @@ def run_worker(size, n_jobs, rounds, seed, cache_dir, profile):
         import pstats
 
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
         result["profile"] = out.getvalue()
     print(json.dumps(result))
 
