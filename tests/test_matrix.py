@@ -334,3 +334,25 @@ def test_tell_checks_matrix_shape_and_groups_length():
         screen.tell(batch, Y[batch, 0])
     with pytest.raises(ValueError, match="one group per item"):
         HybridScreenCV(_model()).fit(X, Y, groups=np.arange(10))
+
+
+def test_callable_aggregate_is_asked_for_on_load(tmp_path):
+    X, Y = _panel(n=300, n_outputs=3)
+    screen = HybridScreenCV(_model(), aggregate=np.median, batch_size=30)
+    batch = screen.ask(X)
+    screen.tell(batch, Y[batch])
+    screen.save(tmp_path / "c.isd.npz")
+    with pytest.raises(ValueError, match="callable aggregate"):
+        HybridScreenCV.load(tmp_path / "c.isd.npz", X)
+    loaded = HybridScreenCV.load(tmp_path / "c.isd.npz", X, aggregate=np.median)
+    assert np.array_equal(loaded.ask(), screen.ask())
+
+
+def test_groups_are_fixed_when_the_campaign_starts():
+    X, Y = _panel(n=300, n_outputs=3)
+    groups = np.arange(300) // 3
+    screen = HybridScreenCV(_model(), batch_size=5, random_state=0)
+    batch = screen.ask(X, groups=groups)
+    assert batch.size == 15 and np.unique(groups[batch]).size == 5
+    with pytest.raises(ValueError, match="cannot change"):
+        screen.ask(groups=groups)
