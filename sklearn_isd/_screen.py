@@ -12,9 +12,22 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.dummy import DummyClassifier
 from sklearn.utils import check_random_state, get_tags, indexable
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import assert_all_finite, check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_is_fitted
 
 from . import metrics as _m
+from ._labels import (
+    _KIND_NAMES,
+    _check_groups,
+    _check_library_labels,
+    _fill_missing_cells,
+    _label_kind,
+    _missing,
+    _nan_cells,
+    _nan_rows,
+    _numeric_matrix,
+    _positions,
+    _single_class,
+)
 from ._persist import (
     TRUSTED_MODULES,
     CampaignFileError,
@@ -23,7 +36,8 @@ from ._persist import (
     read_campaign,
     save_campaign,
 )
-from .acquisition import _least_confidence_from_proba, get_acquisition
+from ._pool import _AGGREGATES, _reduce_by_group, _score_chunk, _top_k
+from .acquisition import get_acquisition
 from .stopping import KLBound, _evidence, _round_records
 from .utils._compat import (
     HasMethods,
@@ -57,183 +71,11 @@ def _estimator_has(attr):
     return check
 
 
-def _missing(values):
-    """Boolean mask of missing labels (None or NaN) in a 1-d array."""
-    if values.dtype.kind == "f":
-        return np.isnan(values)
-    if values.dtype.kind == "O":
-        return np.array(
-            [v is None or (isinstance(v, float) and v != v) for v in values], dtype=bool
-        )
-    return np.zeros(values.shape, dtype=bool)
-
-
-_KIND_NAMES = {"str": "strings", "num": "numbers"}
-
-
-def _label_kind(values):
-    """'str', 'num' or 'mixed': the kind of the class labels of a 1-d array."""
-    if values.dtype.kind in "US":
-        return "str"
-    if values.dtype.kind != "O":
-        return "num"
-    is_str = np.fromiter(
-        (isinstance(v, str | bytes) for v in values), dtype=bool, count=len(values)
-    )
-    return "str" if is_str.all() else "num" if not is_str.any() else "mixed"
-
-
-def _positions(mask, limit=10):
-    """Format the positions where mask is True: '[1, 5, 9]' or '[1, ...] (+n)'."""
-    where = np.flatnonzero(mask)
-    shown = ", ".join(str(i) for i in where[:limit])
-    more = f", ... and {where.size - limit} more" if where.size > limit else ""
-    return f"[{shown}{more}]"
-
-
-def _top_k(scores, k, rng):
-    """Indices of the k highest scores, ties broken at random, highest first.
-
-    Runs in O(n) with ``np.partition``; only the selected items are sorted.
-    """
-    n = scores.shape[0]
-    if k >= n:
-        selected = np.arange(n)
-    else:
-        kth = np.partition(scores, n - k)[n - k]
-        above = np.flatnonzero(scores > kth)
-        tied = np.flatnonzero(scores == kth)
-        selected = np.concatenate(
-            [above, rng.choice(tied, size=k - above.size, replace=False)]
-        )
-    order = np.lexsort((rng.random(selected.size), -scores[selected]))
-    return selected[order]
-
-
 def _empty_history(keys):
     return {
         key: np.empty(0, dtype=np.intp if key.startswith("n_") else float)
         for key in keys
     }
-
-
-#: Reductions of per-cell (matrix screens) and per-item (groups) scores.
-_AGGREGATES = {"mean": np.mean, "max": np.max}
-
-
-def _check_library_labels(y, n):
-    """Validate the labels of a whole library: 1-d, or 2-d for a matrix screen.
-
-    Returns the labels and the output names (columns of a DataFrame).
-    """
-    names = None
-    if getattr(y, "ndim", None) == 2 and hasattr(y, "columns"):
-        names = [str(c) for c in y.columns]
-    array = np.asarray(y)
-    if array.ndim == 2 and array.shape[1] > 1:
-        y = _numeric_matrix(array, "y")
-        if y.shape[0] != n:
-            raise ValueError(
-                f"X holds {n} items but y holds {y.shape[0]} rows of labels; a "
-                "simulated screen needs the labels of every library item."
-            )
-        if y.dtype.kind == "f":
-            assert_all_finite(y, allow_nan=True, input_name="y")
-        unlabelled = _nan_rows(y)
-        if unlabelled.any():
-            raise ValueError(
-                f"y has {unlabelled.sum()} rows without any label at positions "
-                f"{_positions(unlabelled)}. In a matrix screen NaN marks a cell "
-                "that was never measurable, but every item needs a label in at "
-                "least one column."
-            )
-        empty = _nan_cells(y).all(axis=0)
-        if empty.any():
-            raise ValueError(
-                f"columns {np.flatnonzero(empty).tolist()} of y hold no label."
-            )
-        return y, names
-    y = column_or_1d(y, warn=True)
-    if y.shape[0] != n:
-        raise ValueError(
-            f"X holds {n} items but y holds {y.shape[0]} labels; a "
-            "simulated screen needs the label of every library item."
-        )
-    missing = _missing(y)
-    if y.dtype.kind == "f" and np.isinf(y).any():
-        assert_all_finite(y, input_name="y")
-    if missing.any():
-        raise ValueError(
-            f"y has {missing.sum()} missing labels at positions "
-            f"{_positions(missing)}. A simulated screen reveals labels "
-            "from y, so every item needs one; to screen with unknown "
-            "labels pass an oracle, or drive the screen with ask/tell."
-        )
-    return y, None
-
-
-def _numeric_matrix(values, name):
-    """2-d labels as numbers: class codes or values, NaN for missing cells."""
-    if values.dtype.kind in "biuf":
-        return values
-    try:
-        return np.where(
-            np.vectorize(lambda v: v is None, otypes=[bool])(values), np.nan, values
-        ).astype(float)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"The labels of a matrix screen ({name} with several columns) must be "
-            "numbers: class codes or measured values, NaN (or None) for a cell "
-            f"without a label; got values of dtype {values.dtype}."
-        ) from None
-
-
-def _nan_cells(values):
-    if values.dtype.kind == "f":
-        return np.isnan(values)
-    return np.zeros(values.shape, dtype=bool)
-
-
-def _nan_rows(values):
-    """Rows of a 2-d array without any label (all NaN)."""
-    return _nan_cells(values).all(axis=1)
-
-
-def _check_groups(groups, n):
-    """Integer codes 0..n_groups-1 of the groups of the library items."""
-    groups = column_or_1d(np.asarray(groups))
-    if groups.shape[0] != n:
-        raise ValueError(
-            f"X holds {n} items but groups holds {groups.shape[0]} entries; pass "
-            "one group per item."
-        )
-    missing = _missing(groups)
-    if missing.any():
-        raise ValueError(
-            f"groups are missing (None or NaN) at positions {_positions(missing)}."
-        )
-    return np.unique(
-        groups.astype(str) if groups.dtype.kind == "O" else groups, return_inverse=True
-    )[1].astype(np.intp)
-
-
-def _reduce_by_group(scores, codes, aggregate):
-    """One score per group: ``aggregate`` over the scores of its items.
-
-    Returns the groups present in ``codes`` (sorted) and their scores.
-    """
-    units, inverse = np.unique(codes, return_inverse=True)
-    if aggregate is np.mean:
-        sums = np.bincount(inverse, weights=scores, minlength=units.size)
-        return units, inverse, sums / np.bincount(inverse, minlength=units.size)
-    if aggregate is np.max:
-        reduced = np.full(units.size, -np.inf)
-        np.maximum.at(reduced, inverse, scores)
-        return units, inverse, reduced
-    order = np.argsort(inverse, kind="stable")
-    splits = np.split(scores[order], np.flatnonzero(np.diff(inverse[order])) + 1)
-    reduced = np.array([float(aggregate(part, axis=0)) for part in splits])
-    return units, inverse, reduced
 
 
 class _OutputMonitors:
@@ -292,97 +134,6 @@ def _seed_nested_random_states(estimator, seed):
     if to_set:
         estimator.set_params(**to_set)
     return estimator
-
-
-def _single_class(labels):
-    """Whether some output has fewer than two classes measured so far."""
-    if labels.ndim == 1:
-        return np.unique(labels).size < 2
-    known = ~_nan_cells(labels)
-    return any(np.unique(col[k]).size < 2 for col, k in zip(labels.T, known.T))
-
-
-def _fill_missing_cells(labels):
-    """Fill cells without a label with the column's most frequent label."""
-    if labels.ndim == 1 or not _nan_cells(labels).any():
-        return labels
-    labels = labels.copy()
-    for col in labels.T:
-        missing = np.isnan(col)
-        values, counts = np.unique(col[~missing], return_counts=True)
-        col[missing] = values[np.argmax(counts)]
-    return labels
-
-
-def _predict_from_proba(proba, classes):
-    """Predicted classes and their probabilities (the row-wise argmax and max).
-
-    Two classes, the common case, take two element-wise operations instead
-    of row-wise reductions over a 2-column array, which numpy runs slowly;
-    ties go to the first class, as with ``argmax``.
-    """
-    if proba.shape[1] == 2:
-        second = proba[:, 1] > proba[:, 0]
-        return classes[second.view(np.int8)], np.where(second, proba[:, 1], proba[:, 0])
-    best = np.argmax(proba, axis=1)
-    return classes[best], np.take_along_axis(proba, best[:, None], axis=1)[:, 0]
-
-
-def _score_chunk(estimator, X, acquisition, use_proba, constant_scores, aggregate):
-    """Predictions, acquisition scores and confidences on one chunk of the pool.
-
-    For a multi-output model (a matrix screen), predictions have one column
-    per output, confidences are averaged over outputs and per-output scores
-    are reduced to one per item with ``aggregate``.
-    """
-    if use_proba:
-        proba = estimator.predict_proba(X)
-        if isinstance(proba, list):  # multi-output: one array per output
-            proba = [np.asarray(p) for p in proba]
-            pred = np.column_stack(
-                [c[np.argmax(p, axis=1)] for c, p in zip(estimator.classes_, proba)]
-            )
-            confidence = np.mean([p.max(axis=1) for p in proba], axis=0)
-            from_proba = getattr(acquisition, "from_proba", None)
-            if constant_scores:
-                scores = np.zeros(pred.shape[0])
-            elif from_proba is not None:
-                scores = np.column_stack([from_proba(p) for p in proba])
-            else:
-                scores = acquisition(estimator, X)
-        else:
-            proba = np.asarray(proba)
-            pred, confidence = _predict_from_proba(proba, estimator.classes_)
-            from_proba = getattr(acquisition, "from_proba", None)
-            if constant_scores:
-                scores = np.zeros(proba.shape[0])
-            elif from_proba is _least_confidence_from_proba:
-                scores = 1.0 - confidence  # the same max, computed once
-            elif from_proba is not None:
-                scores = from_proba(proba)
-            else:
-                scores = acquisition(estimator, X)
-    else:
-        pred = np.asarray(estimator.predict(X))
-        confidence = np.full(pred.shape[0], np.nan)
-        scores = (
-            np.zeros(pred.shape[0]) if constant_scores else acquisition(estimator, X)
-        )
-    scores = np.asarray(scores, dtype=float)
-    if pred.ndim == 2 and scores.shape == pred.shape:
-        scores = np.asarray(aggregate(scores, axis=1), dtype=float)
-    if scores.shape != (pred.shape[0],):
-        per_output = f" or {pred.shape}, one per cell" if pred.ndim == 2 else ""
-        raise ValueError(
-            f"The acquisition function returned scores of shape {scores.shape}; "
-            f"expected ({pred.shape[0]},), one score per item{per_output}."
-        )
-    if not np.all(np.isfinite(scores)):
-        raise ValueError(
-            "The acquisition function returned non-finite scores at positions "
-            f"{_positions(~np.isfinite(scores))} of a chunk; scores must be finite."
-        )
-    return pred, scores, confidence
 
 
 class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):

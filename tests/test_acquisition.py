@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 from sklearn_isd import acquisition as acq
-from sklearn_isd._screen import _top_k
+from sklearn_isd._pool import _top_k
 
 
 class FixedProba:
