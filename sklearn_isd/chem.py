@@ -13,6 +13,7 @@ without it.
   by a linear model on the atom counts and subtracted from the total energies.
 """
 
+import re
 from numbers import Integral
 
 import numpy as np
@@ -98,16 +99,77 @@ def _parse_smiles(smiles, Chem):
     return mols
 
 
+#: Rows per chunk of work: ``transform`` splits its input into chunks of about
+#: this many SMILES (at least one per job, and a multiple of the number of
+#: jobs), so that memory stays bounded and the jobs finish together.
+_CHUNK_SIZE = 10_000
+
+# SMILES that the fast parser of ``_smiles_parser`` leaves to MolFromSmiles:
+# a bracket atom that is a hydrogen ([H], [2H], [H+], ...; not He, Hf, Hg, Ho,
+# Hs), whose removal changes the graph, or whitespace (CXSMILES, a name).
+_NEEDS_FULL_PARSE = re.compile(r"\[\d*H(?![efgos])|\s").search
+
+
+def _smiles_parser(Chem, include_chirality):
+    """Return a function mapping a SMILES to an RDKit molecule, or ``None``.
+
+    With ``include_chirality``, that is ``Chem.MolFromSmiles``. Without it,
+    molecules are parsed with ``sanitize=False`` and sanitized with
+    ``Chem.SanitizeMol`` (all the default operations): the same molecule as
+    ``MolFromSmiles`` gives but for its last step, the perception of
+    stereocentres (``AssignStereochemistry`` with
+    ``flagPossibleStereoCenters``, a quarter of the parse time of drug-like
+    SMILES), which only sets chirality and double-bond stereo flags; Morgan
+    fingerprints without chirality do not read them. SMILES with explicit
+    hydrogen atoms or whitespace (``MolFromSmiles`` removes the hydrogens and
+    reads CXSMILES extensions) still go through ``MolFromSmiles``. The same
+    SMILES are rejected either way: parse and sanitization failures give
+    ``None``.
+    """
+    full = Chem.MolFromSmiles
+    if include_chirality:
+        return full
+    params = Chem.SmilesParserParams()
+    params.sanitize = False
+    params.removeHs = False
+    sanitize = Chem.SanitizeMol
+    sanitized = Chem.SanitizeFlags.SANITIZE_NONE
+
+    def parse(smiles):
+        if _NEEDS_FULL_PARSE(smiles):
+            return full(smiles)
+        mol = full(smiles, params)
+        if mol is None:
+            return None
+        try:
+            failed = sanitize(mol, catchErrors=True)
+        except Exception:  # what MolFromSmiles turns into None
+            return None
+        return mol if failed == sanitized else None
+
+    return parse
+
+
 def _fingerprint_chunk(smiles, radius, n_bits, use_counts, include_chirality):
     """Fingerprint one contiguous chunk of SMILES (runs in a joblib worker).
 
     The RDKit generator is built here rather than stored on the transformer,
     so that the transformer itself stays picklable and cheap to ship.
 
+    Bits and counts both come from ``GetCountFingerprint``: RDKit's
+    ``GetFingerprint`` sets a bit for each nonzero folded count of the same
+    computation, and the dict of nonzero counts is cheaper to read from
+    Python than the list of on bits.
+
     Returns
     -------
-    indptr, indices, data : ndarray
-        The CSR arrays of the chunk.
+    indptr : ndarray of int64
+        The CSR row pointer of the chunk.
+    indices : ndarray of uint16 or int32
+        Column indices, sorted within each row (uint16 when ``n_bits`` allows,
+        to halve what goes back from a worker).
+    counts : ndarray of uint32 or None
+        The counts when ``use_counts``, else ``None`` (all ones).
     invalid : list of int
         Positions, within the chunk, of entries that could not be parsed.
     """
@@ -115,37 +177,54 @@ def _fingerprint_chunk(smiles, radius, n_bits, use_counts, include_chirality):
     generator = rdFingerprintGenerator.GetMorganGenerator(
         radius=radius, fpSize=n_bits, includeChirality=include_chirality
     )
-    indptr = np.zeros(len(smiles) + 1, dtype=np.int64)
-    indices, data, invalid = [], [], []
+    parse = _smiles_parser(Chem, include_chirality)
+    count_fingerprint = generator.GetCountFingerprint
+    lengths, indices, counts, invalid = [], [], [], []
     block = rdBase.BlockLogs()  # silences RDKit's parse errors while alive
     try:
-        mols = _parse_smiles(smiles, Chem)
+        for i, value in enumerate(smiles):
+            mol = None if _is_blank(value) else parse(value)
+            if mol is None:
+                invalid.append(i)
+                lengths.append(0)
+                continue
+            nonzero = count_fingerprint(mol).GetNonzeroElements()
+            indices.extend(nonzero)
+            if use_counts:
+                counts.extend(nonzero.values())
+            lengths.append(len(nonzero))
     finally:
         del block
-    for i, mol in enumerate(mols):
-        if mol is None:
-            invalid.append(i)
-            indptr[i + 1] = indptr[i]
-            continue
-        if use_counts:
-            counts = generator.GetCountFingerprint(mol).GetNonzeroElements()
-            bits = sorted(counts)
-            indices.extend(bits)
-            data.extend(counts[b] for b in bits)
-        else:
-            bits = list(generator.GetFingerprint(mol).GetOnBits())
-            indices.extend(bits)
-            data.extend([1] * len(bits))
-        indptr[i + 1] = indptr[i] + len(bits)
-    return (
-        indptr,
-        np.asarray(indices, dtype=np.int32),
-        np.asarray(data, dtype=np.float32),
-        invalid,
+    indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    indices = np.asarray(indices, dtype=np.int32)
+    counts = np.asarray(counts, dtype=np.uint32) if use_counts else None
+    # RDKit returns the counts as a dict in increasing bit order; make sure.
+    chunk = sp.csr_matrix(
+        (counts if use_counts else np.ones(len(indices), np.uint8), indices, indptr),
+        shape=(len(lengths), n_bits),
     )
+    if not chunk.has_sorted_indices:
+        chunk.sort_indices()
+        indices = chunk.indices.astype(np.int32, copy=False)
+        if use_counts:
+            counts = chunk.data
+    if n_bits <= 2**16:
+        indices = indices.astype(np.uint16)
+    return indptr, indices, counts, invalid
 
 
-#: Largest fingerprint length accepted (RDKit allocates it per molecule).
+def _chunk_bounds(n_samples, n_jobs):
+    """Boundaries of the chunks: about ``_CHUNK_SIZE`` rows, a multiple of
+    ``n_jobs`` chunks (so that the jobs get equal shares), at most one per row.
+    """
+    per_round = max(1, n_jobs) * _CHUNK_SIZE
+    n_chunks = max(1, n_jobs) * max(1, -(-n_samples // per_round))
+    n_chunks = max(1, min(n_samples, n_chunks))
+    return np.linspace(0, n_samples, n_chunks + 1).astype(np.int64)
+
+
+#: Largest fingerprint length accepted.
 MAX_N_BITS = 2**24
 
 
@@ -165,8 +244,7 @@ class MorganFingerprint(TransformerMixin, BaseEstimator):
 
     n_bits : int, default=2048
         Length of the folded fingerprint (number of output columns), at most
-        ``MAX_N_BITS`` (2**24): RDKit builds a dense bit vector of this length
-        per molecule, so longer ones cost seconds per molecule.
+        ``MAX_N_BITS`` (2**24).
 
     use_counts : bool, default=False
         If True, output how many times each (folded) environment occurs
@@ -176,8 +254,9 @@ class MorganFingerprint(TransformerMixin, BaseEstimator):
         If True, include chirality in the atom invariants.
 
     n_jobs : int, default=None
-        Number of parallel jobs. The input is split into contiguous chunks,
-        one per job, and fingerprinted with :class:`joblib.Parallel`.
+        Number of parallel jobs. The input is split into contiguous chunks
+        of about 10,000 SMILES (at least one per job), fingerprinted with
+        :class:`joblib.Parallel` when there is more than one job.
         ``None`` means 1 unless in a :func:`joblib.parallel_config` context;
         ``-1`` means all processors. No process pool is owned by the
         transformer, so a Dask or Ray joblib backend can run the work.
@@ -282,20 +361,25 @@ class MorganFingerprint(TransformerMixin, BaseEstimator):
         self._validate_params()
         smiles = _as_smiles_array(X)
         n_samples = len(smiles)
-        n_chunks = max(1, min(n_samples, effective_n_jobs(self.n_jobs)))
-        bounds = np.linspace(0, n_samples, n_chunks + 1).astype(int)
+        n_bits = int(self.n_bits)
+        n_jobs = effective_n_jobs(self.n_jobs)
+        bounds = _chunk_bounds(n_samples, n_jobs)
         params = (
             int(self.radius),
-            int(self.n_bits),
+            n_bits,
             bool(self.use_counts),
             bool(self.include_chirality),
         )
-        if n_chunks == 1:
-            results = [_fingerprint_chunk(smiles, *params)]
+        chunks = zip(bounds[:-1], bounds[1:])
+        if n_jobs == 1 or len(bounds) == 2:
+            results = [
+                _fingerprint_chunk(smiles[start:stop], *params)
+                for start, stop in chunks
+            ]
         else:
             results = Parallel(n_jobs=self.n_jobs)(
                 delayed(_fingerprint_chunk)(smiles[start:stop], *params)
-                for start, stop in zip(bounds[:-1], bounds[1:])
+                for start, stop in chunks
             )
         invalid = [
             int(start + i)
@@ -306,13 +390,17 @@ class MorganFingerprint(TransformerMixin, BaseEstimator):
             raise _invalid_smiles_error(invalid, [smiles[i] for i in invalid])
         offsets = np.cumsum([0] + [len(r[1]) for r in results])
         indptr = np.concatenate(
-            [[0]] + [r[0][1:] + off for r, off in zip(results, offsets[:-1])]
+            [np.zeros(1, dtype=np.int64)]
+            + [r[0][1:] + off for r, off in zip(results, offsets[:-1])]
         )
-        indices = np.concatenate([r[1] for r in results])
-        data = np.concatenate([r[2] for r in results])
-        return sp.csr_matrix(
-            (data, indices, indptr), shape=(n_samples, int(self.n_bits))
-        )
+        indices = np.empty(offsets[-1], dtype=np.int32)
+        data = np.empty(offsets[-1], dtype=np.float32)
+        for (_, chunk_indices, counts, _), start, stop in zip(
+            results, offsets[:-1], offsets[1:]
+        ):
+            indices[start:stop] = chunk_indices
+            data[start:stop] = 1 if counts is None else counts
+        return sp.csr_matrix((data, indices, indptr), shape=(n_samples, n_bits))
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns: ``ecfp{2*radius}_{bit}``.

@@ -11,6 +11,7 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
+from sklearn_isd import chem
 from sklearn_isd.chem import (
     MorganFingerprint,
     atom_counts,
@@ -175,6 +176,155 @@ def test_invalid_smiles_rows_are_global_across_chunks():
     for n_jobs in (None, 2):
         with pytest.raises(ValueError, match=r"3 invalid SMILES at rows \[3, 17, 29\]"):
             MorganFingerprint(n_jobs=n_jobs).transform(X)
+
+
+# SMILES that exercise the parser: explicit and isotopic hydrogens (which
+# MolFromSmiles removes or keeps), E/Z bonds, charges, isotopes, salts, a name
+# and a CXSMILES extension after a space, and an element symbol starting with H.
+SPECIAL = [
+    "[H]N=C1NC(Nc2ccccc2C)=NC2(CCCC2)N1",
+    "[H]C([H])([H])O",
+    "[2H]C([2H])O",
+    "[H][H]",
+    "[H+].[Cl-]",
+    "F/C=C/F",
+    "F/C=C\\F",
+    "C/C=N/O",
+    "C[NH3+]",
+    "[O-]C(=O)C",
+    "[13CH3]O",
+    "c1cc[nH]c1",
+    "[Na+].[Cl-]",
+    "CCO ethanol",
+    "C[C@H](N)C(=O)O |&1:1|",
+    "[Hg+2]",
+    "O=[N+]([O-])c1ccccc1",
+]
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of 7 rows, so that a few dozen SMILES make several chunks."""
+    monkeypatch.setattr(chem, "_CHUNK_SIZE", 7)
+
+
+@pytest.mark.parametrize(
+    "radius, n_bits, use_counts, include_chirality, n_jobs",
+    [
+        (2, 2048, False, False, 1),
+        (2, 2048, False, False, 2),
+        (1, 512, True, False, 1),
+        (3, 1024, True, False, 2),
+        (2, 2048, False, True, 1),
+        (2, 256, True, True, 2),
+        (1, 70_000, False, False, 1),  # more columns than uint16 indices hold
+    ],
+)
+def test_chunked_output_matches_rdkit_bit_for_bit(
+    smiles50, small_chunks, radius, n_bits, use_counts, include_chirality, n_jobs
+):
+    pytest.importorskip("rdkit")
+    smiles = smiles50 + CHIRAL + SPECIAL
+    assert len(chem._chunk_bounds(len(smiles), n_jobs)) - 1 >= 10
+    X = MorganFingerprint(
+        radius,
+        n_bits,
+        use_counts=use_counts,
+        include_chirality=include_chirality,
+        n_jobs=n_jobs,
+    ).transform(smiles)
+    expected = _rdkit_reference(smiles, radius, n_bits, use_counts, include_chirality)
+    assert X.format == "csr" and X.dtype == np.float32
+    assert X.shape == (len(smiles), n_bits)
+    np.testing.assert_array_equal(X.toarray(), expected.astype(np.float32))
+    assert X.nnz == np.count_nonzero(expected)
+    assert X.has_sorted_indices
+    np.testing.assert_array_equal(np.diff(X.indptr), np.count_nonzero(expected, 1))
+
+
+def test_every_chunk_is_fingerprinted_once(smiles50, small_chunks, monkeypatch):
+    pytest.importorskip("rdkit")
+    calls = []
+    chunk = chem._fingerprint_chunk
+
+    def spy(smiles, *args):
+        calls.append(list(smiles))
+        return chunk(smiles, *args)
+
+    monkeypatch.setattr(chem, "_fingerprint_chunk", spy)
+    assert len(set(smiles50)) == len(smiles50)
+    expected = _rdkit_reference(smiles50, 2, 2048, False)
+    for n_jobs in (1, 3):
+        calls.clear()
+        with parallel_config(backend="threading"):
+            X = MorganFingerprint(n_jobs=n_jobs).transform(smiles50)
+        np.testing.assert_array_equal(X.toarray(), expected)
+        # Contiguous chunks of at most 7 rows, in order, a multiple of n_jobs.
+        calls.sort(key=lambda c: smiles50.index(c[0]))  # threads finish in any order
+        assert [s for c in calls for s in c] == smiles50
+        assert len(calls) % n_jobs == 0 and max(map(len, calls)) <= 7
+
+
+@pytest.mark.parametrize("n_samples", [0, 1, 5, 69, 70, 71, 1000])
+@pytest.mark.parametrize("n_jobs", [1, 2, 3])
+def test_chunk_bounds(small_chunks, n_samples, n_jobs):
+    bounds = chem._chunk_bounds(n_samples, n_jobs)
+    assert bounds[0] == 0 and bounds[-1] == n_samples
+    sizes = np.diff(bounds)
+    assert (sizes >= 0).all() and sizes.max() <= 7
+    if n_samples >= n_jobs:
+        assert len(sizes) % n_jobs == 0 and sizes.min() >= 1
+        assert sizes.max() - sizes.min() <= 1
+
+
+def test_transform_under_threading_backend(smiles50, small_chunks):
+    pytest.importorskip("rdkit")
+    expected = MorganFingerprint(use_counts=True).transform(smiles50)
+    with parallel_config(backend="threading"):
+        X = MorganFingerprint(use_counts=True, n_jobs=2).transform(smiles50)
+    np.testing.assert_array_equal(X.toarray(), expected.toarray())
+    np.testing.assert_array_equal(X.indptr, expected.indptr)
+    np.testing.assert_array_equal(X.indices, expected.indices)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2, "threading"])
+def test_invalid_smiles_in_later_chunks_report_global_rows(small_chunks, n_jobs):
+    pytest.importorskip("rdkit")
+    X = ["CCO"] * 40
+    # A parse error, sanitization errors (valence, kekulization), a parse error
+    # after an explicit hydrogen, and a non-string, in the 2nd to 6th chunks.
+    X[9], X[16], X[23], X[30], X[38] = "C1CC", "C(C)(C)(C)(C)C", "c1cccc1", "[H]C(", 7
+    match = r"5 invalid SMILES at rows \[9, 16, 23, 30, 38\]"
+    for include_chirality in (False, True):
+        fp = MorganFingerprint(include_chirality=include_chirality)
+        with pytest.raises(ValueError, match=match) as excinfo:
+            if n_jobs == "threading":
+                with parallel_config(backend="threading", n_jobs=2):
+                    fp.transform(X)
+            else:
+                fp.set_params(n_jobs=n_jobs).transform(X)
+        message = str(excinfo.value)
+        for fragment in ("9: 'C1CC'", "23: 'c1cccc1'", "30: '[H]C('", "38: 7"):
+            assert fragment in message
+
+
+def test_fast_parser_gives_the_molecules_of_molfromsmiles():
+    """Without chirality, SMILES are parsed without stereo perception."""
+    Chem = pytest.importorskip("rdkit.Chem")
+    parse = chem._smiles_parser(Chem, include_chirality=False)
+    assert chem._smiles_parser(Chem, include_chirality=True) is Chem.MolFromSmiles
+    for smiles in CHIRAL + SPECIAL + ["C1CC", "c1cccc1", "C(C)(C)(C)(C)C", "[H]C("]:
+        reference, mol = Chem.MolFromSmiles(smiles), parse(smiles)
+        assert (mol is None) == (reference is None), smiles
+        if mol is not None:
+            # Same graph and atoms (explicit hydrogens removed, [2H] kept) ...
+            assert Chem.MolToSmiles(mol) == Chem.MolToSmiles(reference), smiles
+            assert [a.GetTotalNumHs() for a in mol.GetAtoms()] == [
+                a.GetTotalNumHs() for a in reference.GetAtoms()
+            ], smiles
+    # ... but no stereo perception: no CIP labels on the fast path.
+    assert Chem.MolFromSmiles("C[C@H](N)O").GetAtomWithIdx(1).HasProp("_CIPCode")
+    assert not parse("C[C@H](N)O").GetAtomWithIdx(1).HasProp("_CIPCode")
 
 
 def test_invalid_smiles_error_truncates_after_20():
