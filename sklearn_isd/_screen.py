@@ -292,7 +292,10 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         inference set for a stopping rule that asks for them
         (:class:`~sklearn_isd.stopping.AuditBound`), not by ``acquisition``.
     stopping_ : StoppingCriterion or None
-        The criterion in use, with its state.
+        The criterion in use, with its state. With one target per output
+        (a matrix screen with an array ``target``), an object whose
+        ``criteria_`` holds one criterion per output (each at
+        ``delta / n_outputs_``) and whose bounds are their minimum.
     acquisition_ : callable
         The resolved acquisition function.
     classes_ : ndarray
