@@ -25,6 +25,27 @@ DEFAULT_MOSES = "/work/shared/data/moses_train_smiles.csv.gz"
 DEFAULT_CACHE = Path(__file__).parent / ".cache"
 
 
+def _save_csr(file, X, **extra):
+    np.savez(
+        file,
+        data=X.data,
+        indices=X.indices,
+        indptr=X.indptr,
+        shape=np.array(X.shape),
+        **extra,
+    )
+
+
+def _load_csr(file):
+    """A CSR matrix saved by :func:`_save_csr`, and the archive's arrays."""
+    arrays = np.load(file)
+    X = sp.csr_matrix(
+        (arrays["data"], arrays["indices"], arrays["indptr"]),
+        shape=tuple(arrays["shape"]),
+    )
+    return X, arrays
+
+
 def read_smiles(path):
     """The ``SMILES`` column of a MOSES csv(.gz), as an object array."""
     import pandas as pd
@@ -64,23 +85,12 @@ def moses_library(path=DEFAULT_MOSES, cache_dir=DEFAULT_CACHE, n_jobs=None):
     cache_dir = Path(cache_dir)
     data, meta = cache_dir / "moses_ecfp4.npz", cache_dir / "moses_ecfp4.json"
     if data.exists() and meta.exists():
-        arrays = np.load(data)
-        X = sp.csr_matrix(
-            (arrays["data"], arrays["indices"], arrays["indptr"]),
-            shape=tuple(arrays["shape"]),
-        )
+        X, arrays = _load_csr(data)
         return X, arrays["logp"], {**json.loads(meta.read_text()), "cached": True}
     n_jobs = n_jobs or os.cpu_count()
     smiles = read_smiles(path)
     t0 = time.perf_counter()
-    featurizer = MorganFingerprint(radius=2, n_bits=2048, n_jobs=n_jobs)
-    X = sp.vstack(
-        [
-            featurizer.transform(smiles[i : i + 200_000])
-            for i in range(0, len(smiles), 200_000)
-        ],
-        format="csr",
-    )
+    X = MorganFingerprint(radius=2, n_bits=2048, n_jobs=n_jobs).transform(smiles)
     t1 = time.perf_counter()
     values = logp(smiles, n_jobs)
     t2 = time.perf_counter()
@@ -93,14 +103,7 @@ def moses_library(path=DEFAULT_MOSES, cache_dir=DEFAULT_CACHE, n_jobs=None):
         "featurizer": "MorganFingerprint(radius=2, n_bits=2048)",
     }
     cache_dir.mkdir(parents=True, exist_ok=True)
-    np.savez(
-        data,
-        data=X.data,
-        indices=X.indices,
-        indptr=X.indptr,
-        shape=np.array(X.shape),
-        logp=values,
-    )
+    _save_csr(data, X, logp=values)
     meta.write_text(json.dumps(info, indent=2))
     return X, values, {**info, "cached": False}
 
@@ -126,22 +129,11 @@ def cached_subset(n_rows, seed=0, path=DEFAULT_MOSES, cache_dir=DEFAULT_CACHE):
     if not target.exists():
         X, values, _ = moses_library(path, cache_dir)
         Xs, y = subset(X, values, n_rows, seed)
-        np.savez(
-            target,
-            data=Xs.data,
-            indices=Xs.indices,
-            indptr=Xs.indptr,
-            shape=np.array(Xs.shape),
-            y=y,
-        )
+        _save_csr(target, Xs, y=y)
     return target
 
 
 def load_subset(file):
     """Read a file written by :func:`cached_subset`: (X, y)."""
-    arrays = np.load(file)
-    X = sp.csr_matrix(
-        (arrays["data"], arrays["indices"], arrays["indptr"]),
-        shape=tuple(arrays["shape"]),
-    )
+    X, arrays = _load_csr(file)
     return X, arrays["y"]
