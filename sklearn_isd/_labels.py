@@ -106,6 +106,7 @@ def _numeric_matrix(values, name):
 
 
 def _nan_cells(values):
+    """Boolean mask of NaN entries (False everywhere for non-float dtypes)."""
     if values.dtype.kind == "f":
         return np.isnan(values)
     return np.zeros(values.shape, dtype=bool)

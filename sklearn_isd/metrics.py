@@ -20,6 +20,7 @@ from numbers import Real
 
 import numpy as np
 
+from ._labels import _nan_cells
 from .utils._compat import Interval, StrOptions, validate_params
 
 __all__ = [
@@ -78,13 +79,6 @@ def _check(y_true, y_pred, observed_mask):
             f"{y_true.shape}, {y_pred.shape} and {observed_mask.shape}."
         )
     return y_true, y_pred, observed_mask
-
-
-def _nan_cells(values):
-    """Boolean mask of NaN entries (False everywhere for non-float dtypes)."""
-    if values.dtype.kind == "f":
-        return np.isnan(values)
-    return np.zeros(values.shape, dtype=bool)
 
 
 def system_accuracy(y_true, y_pred, observed_mask, *, tolerance=None):
