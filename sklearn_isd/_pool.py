@@ -74,31 +74,26 @@ def _score_chunk(estimator, X, acquisition, use_proba, constant_scores, aggregat
     """
     if use_proba:
         proba = estimator.predict_proba(X)
-        if isinstance(proba, list):  # multi-output: one array per output
-            proba = [np.asarray(p) for p in proba]
-            pred = np.column_stack(
-                [c[np.argmax(p, axis=1)] for c, p in zip(estimator.classes_, proba)]
-            )
-            confidence = np.mean([p.max(axis=1) for p in proba], axis=0)
-            from_proba = getattr(acquisition, "from_proba", None)
-            if constant_scores:
-                scores = np.zeros(pred.shape[0])
-            elif from_proba is not None:
-                scores = np.column_stack([from_proba(p) for p in proba])
-            else:
-                scores = acquisition(estimator, X)
+        multi = isinstance(proba, list)  # multi-output: one array per output
+        probas = [np.asarray(p) for p in (proba if multi else [proba])]
+        classes = estimator.classes_ if multi else [estimator.classes_]
+        preds, confidences = zip(
+            *(_predict_from_proba(p, c) for p, c in zip(probas, classes, strict=True))
+        )
+        from_proba = getattr(acquisition, "from_proba", None)
+        if constant_scores:
+            scores = np.zeros(probas[0].shape[0])
+        elif from_proba is None:
+            scores = acquisition(estimator, X)
         else:
-            proba = np.asarray(proba)
-            pred, confidence = _predict_from_proba(proba, estimator.classes_)
-            from_proba = getattr(acquisition, "from_proba", None)
-            if constant_scores:
-                scores = np.zeros(proba.shape[0])
-            elif from_proba is _least_confidence_from_proba:
-                scores = 1.0 - confidence  # the same max, computed once
-            elif from_proba is not None:
-                scores = from_proba(proba)
-            else:
-                scores = acquisition(estimator, X)
+            per_output = (
+                [1.0 - c for c in confidences]  # the same max, computed once
+                if from_proba is _least_confidence_from_proba
+                else [from_proba(p) for p in probas]
+            )
+            scores = np.column_stack(per_output) if multi else per_output[0]
+        pred = np.column_stack(preds) if multi else preds[0]
+        confidence = np.mean(confidences, axis=0)
     else:
         pred = np.asarray(estimator.predict(X))
         confidence = np.full(pred.shape[0], np.nan)
@@ -109,10 +104,10 @@ def _score_chunk(estimator, X, acquisition, use_proba, constant_scores, aggregat
     if pred.ndim == 2 and scores.shape == pred.shape:
         scores = np.asarray(aggregate(scores, axis=1), dtype=float)
     if scores.shape != (pred.shape[0],):
-        per_output = f" or {pred.shape}, one per cell" if pred.ndim == 2 else ""
+        cells = f" or {pred.shape}, one per cell" if pred.ndim == 2 else ""
         raise ValueError(
             f"The acquisition function returned scores of shape {scores.shape}; "
-            f"expected ({pred.shape[0]},), one score per item{per_output}."
+            f"expected ({pred.shape[0]},), one score per item{cells}."
         )
     if not np.all(np.isfinite(scores)):
         raise ValueError(

@@ -1053,7 +1053,7 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         scores = None if self._pool is None else self._pool[2]
         members = None  # grouped library: position of each item's group
         if self._group_codes is None:
-            n_units, used = inference.size, self._obs_idx.size
+            n_units = inference.size
         else:
             codes = self._group_codes[inference]
             units, members, unit_scores = _reduce_by_group(
@@ -1063,9 +1063,8 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
             )
             scores = None if scores is None else unit_scores
             n_units = units.size
-            used = np.unique(self._group_codes[self._obs_idx]).size
         size = self._initial_batch if self.n_iter_ == 0 else self._batch
-        size = min(size, self._budget - used, n_units)
+        size = min(size, self._budget - self._n_units_observed(), n_units)
         self._pending_audit = np.empty(0, dtype=np.intp)
         if size <= 0:
             return np.empty(0, dtype=np.intp)
@@ -1085,6 +1084,12 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         return np.concatenate(
             [self._items_of(chosen, inference, members), self._pending_audit]
         )
+
+    def _n_units_observed(self):
+        """Measured units: items, or groups with a measured item."""
+        if self._group_codes is None:
+            return self._obs_idx.size
+        return np.unique(self._group_codes[self._obs_idx]).size
 
     @staticmethod
     def _items_of(chosen, inference, members):
@@ -1274,16 +1279,11 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
                     self.output_names_, self._monitor.lower_bounds_, strict=True
                 ):
                     row[f"system_lower_bound_{name}"] = bound
-        used = (
-            n_obs
-            if self._group_codes is None
-            else np.unique(self._group_codes[self._obs_idx]).size
-        )
         if n_obs == self._n:
             self.termination_condition_ = "all_acquired"
         elif criterion_stop:
             self.termination_condition_ = self.stopping_.termination_condition
-        elif used >= self._budget:
+        elif self._n_units_observed() >= self._budget:
             self.termination_condition_ = "max_fraction"
         self.stop_ = self.termination_condition_ is not None
         self._pending_row = row
