@@ -712,14 +712,14 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
             self._monitor = KLBound(target=self.target, delta=self.delta)
         if self._monitor is not None:
             self._monitor.reset()
-        self._n_outputs = None  # set by _set_outputs once the labels are seen
         self._y_true = y
         self._n = n
         self._pool = None  # inference indices, predictions, scores, confidences
         self._bar = None  # progress bar of a running fit/resume
         self._stale = False  # estimator_, transduction_ and scores out of date
         self._single_class = False
-        for attr in ("estimator_", "transduction_"):
+        # A new campaign: what the last one learnt of its labels goes too.
+        for attr in ("estimator_", "transduction_", "n_outputs_", "output_names_"):
             if hasattr(self, attr):
                 delattr(self, attr)
 
@@ -752,7 +752,6 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
             )
         if names is None:
             names = [str(j) for j in range(width)]
-        self._n_outputs = None if n_outputs is None else width
         self.n_outputs_ = width
         self.output_names_ = np.asarray(names, dtype=str)
         if self._n_outputs and self.prereveal_correct_.ndim == 1:
@@ -784,6 +783,12 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         return criterion.set_params(
             target=float(target), delta=params["delta"] / n_outputs
         )
+
+    @property
+    def _n_outputs(self):
+        """Columns of a matrix screen; None for 1-d labels or before any."""
+        width = getattr(self, "n_outputs_", 1)
+        return width if width > 1 else None
 
     def _labelled_cells(self):
         """Per item, 1 if labelled; per item and output for a matrix screen."""

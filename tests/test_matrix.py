@@ -356,3 +356,18 @@ def test_groups_are_fixed_when_the_campaign_starts():
     assert batch.size == 15 and np.unique(groups[batch]).size == 5
     with pytest.raises(ValueError, match="cannot change"):
         screen.ask(groups=groups)
+
+
+def test_a_new_campaign_forgets_the_shape_of_the_last_labels():
+    X, Y = _panel(n=300, n_outputs=3)
+    screen = HybridScreenCV(_model(), batch_size=30, max_fraction=0.2, random_state=0)
+    screen.fit(X, Y)
+    assert screen.n_outputs_ == 3
+    # Refit with an oracle and no y: the outputs are read from the labels.
+    screen.set_params(oracle=lambda idx: Y[idx, :2]).fit(X)
+    assert screen.n_outputs_ == 2 and screen.prereveal_correct_.shape == (300, 2)
+    assert screen.transduction_.shape == (300, 2)
+    screen.set_params(oracle=None)
+    # And a 1-d screen after a matrix one.
+    screen.set_params(estimator=LogisticRegression()).fit(X, Y[:, 0])
+    assert screen.n_outputs_ == 1 and screen.transduction_.shape == (300,)
