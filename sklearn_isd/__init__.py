@@ -15,6 +15,7 @@ scikit-learn, joblib) works without torch or RDKit:
 
 import importlib
 
+from ._persist import read_campaign_metadata
 from ._screen import CampaignFileError, HybridScreenCV, OracleError
 
 __version__ = "0.1.0.dev0"
@@ -25,7 +26,14 @@ _LAZY = {
     "ResMLPRegressor": "sklearn_isd.neural",
 }
 
-__all__ = ["CampaignFileError", "HybridScreenCV", "OracleError", *_LAZY, "__version__"]
+__all__ = [
+    "CampaignFileError",
+    "HybridScreenCV",
+    "OracleError",
+    "read_campaign_metadata",
+    *_LAZY,
+    "__version__",
+]
 
 
 def __getattr__(name):

@@ -175,7 +175,7 @@ def _storable_labels(labels):
     return labels
 
 
-def save_campaign(screen, path):
+def save_campaign(screen, path, metadata=None):
     """Write the state of a started screen to ``path`` atomically."""
     params = {name: getattr(screen, name) for name in _PLAIN_PARAMS}
     if not isinstance(params["random_state"], int | type(None)):
@@ -206,6 +206,7 @@ def save_campaign(screen, path):
         "is_classifier": bool(screen._is_classifier),
         "history_keys": list(screen.history_),
         "has_truth": screen._y_true is not None,
+        "metadata": metadata,
         "output_names": (
             screen.output_names_.tolist() if hasattr(screen, "output_names_") else None
         ),
@@ -247,6 +248,27 @@ def save_campaign(screen, path):
             os.unlink(tmp)
         raise
     return path
+
+
+def read_campaign_metadata(path):
+    """The ``metadata`` stored by ``HybridScreenCV.save(path, metadata=...)``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A campaign file.
+
+    Returns
+    -------
+    metadata : dict or None
+        The JSON data given to :meth:`~sklearn_isd.HybridScreenCV.save`.
+
+    Raises
+    ------
+    CampaignFileError
+        If the file is not a readable campaign file.
+    """
+    return read_campaign(path)[0].get("metadata")
 
 
 def read_campaign(path):

@@ -899,7 +899,7 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
     # ------------------------------------------------------------------
     # Saving and loading campaigns
     # ------------------------------------------------------------------
-    def save(self, path):
+    def save(self, path, *, metadata=None):
         """Save the campaign to ``path`` (a non-pickle ``.npz`` archive).
 
         Stores the parameters, the estimator as a JSON spec, a fingerprint
@@ -913,6 +913,10 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
         ----------
         path : str or path-like
             File to write (conventionally ``*.isd.npz``).
+        metadata : dict or None, default=None
+            JSON data stored with the campaign in the same atomic write (e.g.
+            a lab's log of results files); read it back with
+            :func:`sklearn_isd.read_campaign_metadata`.
 
         Returns
         -------
@@ -920,7 +924,7 @@ class HybridScreenCV(MetaEstimatorMixin, BaseEstimator):
             The file written.
         """
         self._check_started(library=False)
-        return save_campaign(self, path)
+        return save_campaign(self, path, metadata=metadata)
 
     @classmethod
     def load(

@@ -265,3 +265,20 @@ def test_resume_after_sigkill_mid_round(tmp_path):
     np.testing.assert_array_equal(
         counts, np.bincount(reference.acquired_iter_[reference.acquired_iter_ >= 0])
     )
+
+
+def test_metadata_is_saved_with_the_campaign(tmp_path):
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    from sklearn_isd import HybridScreenCV, read_campaign_metadata
+
+    X, y = make_classification(200, random_state=0)
+    screen = HybridScreenCV(LogisticRegression(), batch_size=20, random_state=0)
+    batch = screen.ask(X)
+    screen.tell(batch, y[batch])
+    log = {"tells": [{"round": 0, "file": "r.csv"}], "note": "é"}
+    path = screen.save(tmp_path / "c.isd.npz", metadata=log)
+    assert read_campaign_metadata(path) == log
+    screen.save(path)
+    assert read_campaign_metadata(path) is None
