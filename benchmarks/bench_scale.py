@@ -252,7 +252,7 @@ def main(argv=None):
                     "seed": args.seed,
                     "label": "Crippen logP > median over the library",
                     "features": "ECFP4 2048 bits CSR float32",
-                    "pool_chunk_size": sklearn_isd._screen.POOL_CHUNK_SIZE,
+                    "pool_chunk_size": sklearn_isd._pool.POOL_CHUNK_SIZE,
                 },
                 "featurization": info,
                 "machine": machine,

@@ -1,4 +1,4 @@
-"""Validation of the labels and groups a screen is given (private)."""
+"""Validation of the labels, groups and told batches a screen is given (private)."""
 
 import numpy as np
 from sklearn.utils.validation import assert_all_finite, column_or_1d
@@ -152,4 +152,133 @@ def _fill_missing_cells(labels):
         missing = np.isnan(col)
         values, counts = np.unique(col[~missing], return_counts=True)
         col[missing] = values[np.argmax(counts)]
+    return labels
+
+
+def check_told_indices(indices, state):
+    """Positions told to a screen: 1-d ints, in the library, pending, new."""
+    indices = np.asarray(indices)
+    if indices.ndim != 1 or not (indices.dtype.kind in "iu" or (indices.size == 0)):
+        raise TypeError(
+            "indices must be a 1-d array of integer positions in the library; "
+            f"got dtype {indices.dtype} and shape {indices.shape}."
+        )
+    indices = indices.astype(np.intp)
+    out = (indices < 0) | (indices >= state.acquired_iter.size)
+    if out.any():
+        raise ValueError(
+            f"indices {indices[out][:10].tolist()} are outside the library "
+            f"(valid positions are 0 to {state.acquired_iter.size - 1})."
+        )
+    uniq, counts = np.unique(indices, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(
+            f"indices {uniq[counts > 1][:10].tolist()} appear more than once "
+            "in the batch."
+        )
+    seen = state.observed_mask[indices]
+    if seen.any():
+        raise ValueError(
+            f"indices {indices[seen][:10].tolist()} were already measured; "
+            "each item is measured once."
+        )
+    asked = np.empty(0, np.intp) if state.pending is None else state.pending
+    unasked = ~np.isin(indices, asked)
+    if unasked.any():
+        raise ValueError(
+            f"indices {indices[unasked][:10].tolist()} are not in the batch "
+            "proposed by ask(); tell() takes the batch ask() returned, or "
+            "part of it (the bound assumes the batch was chosen by the "
+            "screen)."
+        )
+    return indices
+
+
+def check_told_batch(indices, labels, state, is_classifier):
+    """Validate a told batch: its indices and one label (row) per index."""
+    indices = check_told_indices(indices, state)
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] == 1 and not state.n_outputs:
+        labels = labels.ravel()
+    known = state.output_names is not None
+    if labels.ndim == 2 and (state.n_outputs or not known):
+        width = state.n_outputs or labels.shape[1]
+        return indices, _check_matrix_labels(indices, labels, width)
+    if labels.ndim != 1 or labels.shape[0] != indices.shape[0] or state.n_outputs:
+        expected = (
+            f"a row of {state.n_outputs} labels per index (one per output)"
+            if state.n_outputs
+            else "one label per index"
+        )
+        raise ValueError(
+            f"Got {labels.shape[0] if labels.ndim else 'a scalar as'} labels "
+            f"(shape {labels.shape}) for {indices.shape[0]} indices; pass "
+            f"{expected}."
+        )
+    missing = _missing(labels)
+    if missing.any():
+        raise ValueError(
+            f"labels are missing (None or NaN) at batch positions "
+            f"{_positions(missing)} (library indices "
+            f"{indices[missing][:10].tolist()}). Every measured item needs a "
+            "label; leave failed measurements out of the batch."
+        )
+    if is_classifier:
+        kind = _label_kind(labels)
+        known = (
+            None
+            if state.observed_labels is None
+            else _label_kind(state.observed_labels[:1])
+        )
+        if kind == "mixed" or (known is not None and kind != known):
+            raise ValueError(
+                "Class labels must be all strings or all numbers, but "
+                + (
+                    "this batch mixes them."
+                    if kind == "mixed"
+                    else f"this batch holds {_KIND_NAMES[kind]} and the "
+                    f"labels measured so far are {_KIND_NAMES[known]}."
+                )
+            )
+    else:
+        if labels.dtype.kind not in "biuf":
+            try:
+                labels = labels.astype(float)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    "A regression screen needs numeric labels; got values of "
+                    f"dtype {labels.dtype}."
+                ) from None
+        bad = ~np.isfinite(labels.astype(float))
+        if bad.any():
+            raise ValueError(
+                f"labels are not finite at batch positions {_positions(bad)}."
+            )
+    return indices, labels
+
+
+def _check_matrix_labels(indices, labels, width):
+    """Labels of a matrix screen: one numeric row per index, NaN cells ok."""
+    if labels.shape != (indices.shape[0], width):
+        raise ValueError(
+            f"Got labels of shape {labels.shape} for {indices.shape[0]} indices "
+            f"of a matrix screen with {width} outputs; pass shape "
+            f"({indices.shape[0]}, {width})."
+        )
+    labels = _numeric_matrix(labels, "labels")
+    if labels.dtype.kind == "f" and np.isinf(labels).any():
+        rows = np.isinf(labels).any(axis=1)
+        raise ValueError(
+            f"labels are infinite in batch rows {_positions(rows)}; NaN marks "
+            "a cell without a label."
+        )
+    unlabelled = _nan_rows(labels)
+    if unlabelled.any():
+        raise ValueError(
+            f"labels are missing (None or NaN) in every column at batch "
+            f"positions {_positions(unlabelled)} (library indices "
+            f"{indices[unlabelled][:10].tolist()}). A row without any label "
+            "is a failed measurement: leave it out of the batch, or pass "
+            "failed='retry' or 'exclude'."
+        )
     return labels

@@ -175,64 +175,84 @@ def _storable_labels(labels):
     return labels
 
 
-def save_campaign(screen, path, metadata=None):
-    """Write the state of a started screen to ``path`` atomically."""
-    params = {name: getattr(screen, name) for name in _PLAIN_PARAMS}
-    if not isinstance(params["random_state"], int | type(None)):
-        params["random_state"] = None  # a RandomState instance: seed is stored
-    if np.ndim(params["target"]):  # one target per output
-        params["target"] = np.asarray(params["target"], dtype=float).tolist()
+_REQUIRED = (
+    "observed_indices",
+    "acquired_iter",
+    "prereveal_correct",
+    "pending",
+    "audit_mask",
+    "pending_audit",
+)
+
+
+def _screen_params(screen):
+    """The screen's parameters as JSON values (the estimator apart)."""
+    params = screen.get_params(deep=False)
+    stored = {name: params[name] for name in _PLAIN_PARAMS}
+    if not isinstance(stored["random_state"], int | type(None)):
+        stored["random_state"] = None  # a RandomState instance: seed is stored
+    if np.ndim(stored["target"]):  # one target per output
+        stored["target"] = np.asarray(stored["target"], dtype=float).tolist()
     for name in ("acquisition", "aggregate", "stopping"):
-        value = getattr(screen, name)
+        value = params[name]
         if value is None or isinstance(value, str | BaseEstimator):
-            params[name] = to_spec(value)
+            stored[name] = to_spec(value)
         else:  # a user's callable has no safe stored form: load() asks for it
-            params[name] = {"__callable__": getattr(value, "__qualname__", repr(value))}
+            stored[name] = {"__callable__": getattr(value, "__qualname__", repr(value))}
+    return stored
+
+
+def _state_arrays(state):
+    """The arrays of a campaign state, by member name of the file."""
+    arrays = {
+        "observed_indices": state.observed_indices,
+        "acquired_iter": state.acquired_iter,
+        "prereveal_correct": state.prereveal_correct,
+        "audit_mask": state.audit_mask,
+        "pending_audit": state.pending_audit,
+        "pending": np.empty(0, np.intp) if state.pending is None else state.pending,
+    }
+    if state.observed_labels is not None:
+        arrays["observed_labels"] = _storable_labels(state.observed_labels)
+    for key, values in state.history.items():
+        arrays[f"history__{key}"] = values
+    return arrays
+
+
+def save_campaign(path, *, screen, setup, state, fingerprint, metadata=None):
+    """Write a campaign (parameters, setup and state) to ``path`` atomically."""
+    estimator = screen.get_params(deep=False)["estimator"]
     try:
-        estimator_spec = to_spec(screen.estimator)
+        estimator_spec = to_spec(estimator)
     except TypeError:
         estimator_spec = None
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "library": {"n_items": screen._n, "fingerprint": screen._library_fingerprint()},
-        "params": params,
+        "library": {"n_items": setup.n_items, "fingerprint": fingerprint},
+        "params": _screen_params(screen),
         "estimator": estimator_spec,
-        "estimator_repr": repr(screen.estimator),
-        "seed": screen._seed,
-        "n_iter": screen.n_iter_,
-        "stop": bool(screen.stop_),
-        "termination_condition": screen.termination_condition_,
-        "is_classifier": bool(screen._is_classifier),
-        "history_keys": list(screen.history_),
-        "has_truth": screen._y_true is not None,
+        "estimator_repr": repr(estimator),
+        "seed": setup.seed,
+        "n_iter": state.n_iter,
+        "stop": bool(state.stop),
+        "termination_condition": state.termination_condition,
+        "is_classifier": bool(setup.is_classifier),
+        "history_keys": list(state.history),
+        "has_truth": setup.y_true is not None,
         "metadata": metadata,
         "output_names": (
-            screen.output_names_.tolist() if hasattr(screen, "output_names_") else None
+            None if state.output_names is None else state.output_names.tolist()
         ),
     }
     arrays = {
         "manifest": np.array(json.dumps(manifest, allow_nan=True)),
-        "observed_indices": screen._obs_idx,
-        "acquired_iter": screen.acquired_iter_,
-        "prereveal_correct": screen.prereveal_correct_,
-        "audit_mask": screen.audit_mask_,
-        "pending_audit": screen._pending_audit,
-        "pending": (
-            np.empty(0, np.intp) if screen._pending is None else screen._pending
-        ),
+        **_state_arrays(state),
     }
-    if screen._obs_y is not None:
-        arrays["observed_labels"] = _storable_labels(screen._obs_y)
-    if screen._pending_row is not None:
-        # The last round's row waits for a refit; store it to finish on load.
-        arrays["pending_row"] = np.array(json.dumps(screen._pending_row))
-    for key, values in screen.history_.items():
-        arrays[f"history__{key}"] = values
-    if screen._y_true is not None:
-        arrays["y_true"] = _storable_labels(screen._y_true)
-    if screen._group_codes is not None:
-        arrays["groups"] = screen._group_codes
+    if setup.y_true is not None:
+        arrays["y_true"] = _storable_labels(setup.y_true)
+    if setup.group_codes is not None:
+        arrays["groups"] = setup.group_codes
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -248,6 +268,104 @@ def save_campaign(screen, path, metadata=None):
             os.unlink(tmp)
         raise
     return path
+
+
+class StoredCampaign:
+    """A campaign read from a file: what a screen needs to take it up again.
+
+    ``params`` are the screen's parameters (the estimator included);
+    :meth:`restore` turns the stored arrays into the campaign's state.
+    """
+
+    def __init__(self, manifest, arrays, params):
+        self.manifest, self.arrays, self.params = manifest, arrays, params
+        library = manifest["library"]
+        self.n_items = int(library["n_items"])
+        self.fingerprint = library["fingerprint"]
+        self.seed = int(manifest["seed"])
+        self.y_true = arrays.get("y_true")
+        groups = arrays.get("groups")
+        self.group_codes = None if groups is None else groups.astype(np.intp)
+        self.output_names = manifest.get("output_names")
+        labels = arrays.get("observed_labels")
+        self.labels_seen = labels if labels is not None else self.y_true
+
+    def restore(self, setup, state):
+        """The stored state, on top of a new ``state`` of the right shape.
+
+        The stopping rule is given the evidence of every round again, so a
+        stateful rule ends in the state it had when the campaign was saved.
+        """
+        arrays, manifest = self.arrays, self.manifest
+        acquired_iter = arrays["acquired_iter"].astype(np.intp)
+        pending = arrays["pending"].astype(np.intp)
+        try:
+            history = {
+                key: arrays[f"history__{key}"] for key in manifest["history_keys"]
+            }
+        except KeyError as exc:
+            raise CampaignFileError(
+                f"The campaign file is inconsistent (corrupted): no {exc}."
+            ) from None
+        restored = state.replace(
+            acquired_iter=acquired_iter,
+            observed_mask=acquired_iter >= 0,
+            prereveal_correct=arrays["prereveal_correct"].astype(float),
+            audit_mask=arrays["audit_mask"].astype(bool),
+            observed_indices=arrays["observed_indices"].astype(np.intp),
+            observed_labels=arrays.get("observed_labels"),
+            n_iter=int(manifest["n_iter"]),
+            termination_condition=manifest["termination_condition"],
+            pending=pending if pending.size else None,
+            pending_audit=arrays["pending_audit"].astype(np.intp),
+        )
+        observed, labels = restored.observed_indices, restored.observed_labels
+        if (
+            observed.size != restored.observed_mask.sum()
+            or not restored.observed_mask[observed].all()
+            or (labels is not None and labels.shape[:1] != observed.shape)
+            or list(history) != list(state.history)
+            or bool(manifest["stop"]) != restored.stop
+        ):
+            raise CampaignFileError("The campaign file is inconsistent (corrupted).")
+        return restored.replace(history=history).with_rule_replayed(setup)
+
+
+def load_campaign(path, overrides, trusted=()):
+    """Read a campaign file for :meth:`HybridScreenCV.load`.
+
+    ``overrides`` maps ``estimator``, ``acquisition``, ``aggregate`` and
+    ``stopping`` to the objects the caller passes instead of the stored ones
+    (None to use the stored one).
+
+    Returns
+    -------
+    campaign : StoredCampaign
+    """
+    manifest, arrays = read_campaign(path)
+    trusted = (*TRUSTED_MODULES, *trusted)
+    params = dict(manifest["params"])
+    for name in ("acquisition", "aggregate", "stopping"):
+        stored, given = params[name], overrides[name]
+        if given is not None:
+            params[name] = given
+        elif isinstance(stored, dict) and "__callable__" in stored:
+            raise ValueError(
+                f"The campaign used a callable {name} ({stored['__callable__']}),"
+                f" which cannot be stored: pass {name}=... to load()."
+            )
+        else:
+            params[name] = from_spec(stored, trusted)
+    estimator = overrides["estimator"]
+    if estimator is None:
+        if manifest["estimator"] is None:
+            raise ValueError(
+                "The campaign's estimator could not be stored as a spec ("
+                f"{manifest['estimator_repr']}): pass estimator=... to load()."
+            )
+        estimator = from_spec(manifest["estimator"], trusted)
+    params["estimator"] = estimator
+    return StoredCampaign(manifest, arrays, params)
 
 
 def read_campaign_metadata(path):
@@ -293,15 +411,7 @@ def read_campaign(path):
             f"{path} has campaign format version {version}; this version of "
             f"sklearn-isd reads version {FORMAT_VERSION}."
         )
-    required = {
-        "observed_indices",
-        "acquired_iter",
-        "prereveal_correct",
-        "pending",
-        "audit_mask",
-        "pending_audit",
-    }
-    missing = required - set(arrays)
+    missing = set(_REQUIRED) - set(arrays)
     if missing:
         raise CampaignFileError(f"{path} is corrupted: missing {sorted(missing)}.")
     return manifest, arrays

@@ -1,13 +1,28 @@
-"""Scoring the inference set and choosing a batch (private).
+"""Refitting the model, scoring the inference set, choosing a batch (private).
 
-The functions here run inside joblib workers (``_score_chunk``) or on the
-cached scores of a round (``_top_k``, ``_reduce_by_group``).
+One round of a screen, after its labels were told: :func:`refit` fits the
+model on the measured labels, :func:`score_pool` predicts and scores the
+inference set in chunks through joblib (``_score_chunk`` runs in the
+workers), and :func:`readout` assembles the hybrid readout; the three make a
+:class:`Fitted`. Before the next batch is told, :func:`choose_batch` picks it
+from the cached scores. All randomness comes from the campaign's seed,
+drawn once when it started.
 """
 
-import numpy as np
+import copy
+from typing import NamedTuple
 
-from ._labels import _positions
-from .acquisition import _least_confidence_from_proba
+import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
+from sklearn.base import clone
+from sklearn.dummy import DummyClassifier
+
+from . import metrics as _m
+from ._labels import _fill_missing_cells, _nan_cells, _positions, _single_class
+from .utils._compat import _safe_indexing
+
+#: Rows of the library predicted and scored per task of the pool pass.
+POOL_CHUNK_SIZE = 65536
 
 #: Reductions of per-cell (matrix screens) and per-item (groups) scores.
 _AGGREGATES = {"mean": np.mean, "max": np.max}
@@ -80,17 +95,15 @@ def _score_chunk(estimator, X, acquisition, use_proba, constant_scores, aggregat
         preds, confidences = zip(
             *(_predict_from_proba(p, c) for p, c in zip(probas, classes, strict=True))
         )
-        from_proba = getattr(acquisition, "from_proba", None)
+        from_proba = getattr(acquisition, "score_from_proba", None)
         if constant_scores:
             scores = np.zeros(probas[0].shape[0])
         elif from_proba is None:
             scores = acquisition(estimator, X)
         else:
-            per_output = (
-                [1.0 - c for c in confidences]  # the same max, computed once
-                if from_proba is _least_confidence_from_proba
-                else [from_proba(p) for p in probas]
-            )
+            per_output = [
+                from_proba(p, c) for p, c in zip(probas, confidences, strict=True)
+            ]
             scores = np.column_stack(per_output) if multi else per_output[0]
         pred = np.column_stack(preds) if multi else preds[0]
         confidence = np.mean(confidences, axis=0)
@@ -115,3 +128,240 @@ def _score_chunk(estimator, X, acquisition, use_proba, constant_scores, aggregat
             f"{_positions(~np.isfinite(scores))} of a chunk; scores must be finite."
         )
     return pred, scores, confidence
+
+
+class Predictions(NamedTuple):
+    """The model's predictions and scores on the inference set of a round."""
+
+    inference: np.ndarray  # library indices of the inference set, sorted
+    predictions: np.ndarray
+    scores: np.ndarray
+    confidence: np.ndarray  # probability of the predicted class (NaN if none)
+
+    def at(self, indices):
+        """Predictions for library ``indices`` of the inference set."""
+        return self.predictions[np.searchsorted(self.inference, indices)]
+
+
+class Fitted(NamedTuple):
+    """The model of a round and what it gives: readout and inference scores."""
+
+    estimator: object
+    transduction: np.ndarray
+    pool: Predictions
+    single_class: bool
+
+
+def _seed_nested_random_states(estimator, seed):
+    """Seed every ``random_state`` left at None in ``estimator`` (nested too)."""
+    to_set = {
+        key: seed
+        for key, value in estimator.get_params(deep=True).items()
+        if value is None and (key == "random_state" or key.endswith("__random_state"))
+    }
+    if to_set:
+        estimator.set_params(**to_set)
+    return estimator
+
+
+def _warm_start(estimator):
+    """Whether ``estimator`` (or a step of it) sets warm_start."""
+    return any(
+        value is True and (key == "warm_start" or key.endswith("__warm_start"))
+        for key, value in estimator.get_params(deep=True).items()
+    )
+
+
+def refit(estimator, previous, X_obs, labels, *, seed, is_classifier):
+    """Fit the model of a round on the measured labels.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        The screen's unfitted estimator, cloned (and seeded with ``seed``
+        where its ``random_state`` is None).
+    previous : Fitted or None
+        The last round's model: with ``warm_start=True`` the new model
+        continues from a copy of it.
+    X_obs, labels : the measured items and their labels.
+    seed : int
+        The campaign's seed.
+    is_classifier : bool
+
+    Returns
+    -------
+    model : estimator
+        Fitted; a :class:`~sklearn.dummy.DummyClassifier` while a classifier
+        has seen fewer than two classes (of some output).
+    single_class : bool
+        Whether that is the case.
+    """
+    single_class = is_classifier and _single_class(labels)
+    if single_class:
+        model = DummyClassifier(strategy="prior")
+        labels = _fill_missing_cells(labels)
+    elif previous is not None and not previous.single_class and _warm_start(estimator):
+        # Continue from the previous round's model (e.g. a neural net's
+        # weights) on a copy, so a failed refit leaves it intact.
+        model = copy.deepcopy(previous.estimator)
+    else:
+        model = _seed_nested_random_states(clone(estimator), seed)
+    try:
+        return model.fit(X_obs, labels), single_class
+    except ValueError as exc:
+        if labels.ndim == 2 and _nan_cells(labels).any():
+            raise ValueError(
+                f"{exc} The measured labels have cells without a label (NaN), "
+                "which this model cannot fit: wrap it in "
+                "sklearn_isd.multioutput.MaskedMultiOutputClassifier (or "
+                "MaskedMultiOutputRegressor), which fits each output on the "
+                "rows where it has a label."
+            ) from exc
+        raise
+
+
+def score_pool(estimator, library, inference, label_shape, label_dtype, **options):
+    """Predict and score the inference set in chunks, through joblib.
+
+    ``options`` are ``acquisition``, ``use_proba``, ``single_class``,
+    ``aggregate`` (passed to every chunk) and ``n_jobs``.
+
+    Returns
+    -------
+    pool : Predictions
+    """
+    n_jobs = options.pop("n_jobs")
+    if not inference.size:
+        empty = np.empty((0, *label_shape), label_dtype)
+        return Predictions(inference, empty, np.empty(0), np.empty(0))
+    n_chunks = max(1, -(-inference.size // POOL_CHUNK_SIZE))
+    tasks = (
+        delayed(_score_chunk)(
+            estimator,
+            _safe_indexing(library, chunk),
+            options["acquisition"],
+            options["use_proba"],
+            options["single_class"],
+            options["aggregate"],
+        )
+        for chunk in np.array_split(inference, n_chunks)
+    )
+    if n_chunks == 1 or effective_n_jobs(n_jobs) == 1:
+        # One worker (the default): run in this process, without the
+        # dispatch of a Parallel call.
+        results = [func(*args, **kwargs) for func, args, kwargs in tasks]
+    else:
+        results = Parallel(n_jobs=n_jobs)(tasks)
+    pred, scores, confidence = (np.concatenate(part) for part in zip(*results))
+    return Predictions(inference, pred, scores, confidence)
+
+
+def readout(estimator, library, indices, labels, pool, n_items):
+    """The hybrid readout: measured labels, predictions elsewhere.
+
+    In a matrix screen, cells of measured items without a label are
+    predicted too.
+    """
+    shape = labels.shape[1:]
+    dtype = np.result_type(labels.dtype, pool.predictions.dtype)
+    transduction = np.empty((n_items, *shape), dtype=dtype)
+    transduction[indices] = labels
+    transduction[pool.inference] = pool.predictions
+    if shape:
+        gaps = _nan_cells(labels)
+        rows = np.flatnonzero(gaps.any(axis=1))
+        if rows.size:
+            predicted = np.asarray(
+                estimator.predict(_safe_indexing(library, indices[rows]))
+            )
+            filled = transduction[indices[rows]]
+            filled[gaps[rows]] = predicted[gaps[rows]]
+            transduction[indices[rows]] = filled
+    return transduction
+
+
+def _items_of(chosen, inference, members):
+    """Library indices of the chosen units (items, or groups), in order."""
+    if members is None:
+        return inference[chosen]
+    rank = np.full(members.max() + 1, -1)
+    rank[chosen] = np.arange(chosen.size)
+    item_rank = rank[members]
+    taken = np.flatnonzero(item_rank >= 0)
+    return inference[taken[np.argsort(item_rank[taken], kind="stable")]]
+
+
+def choose_batch(setup, state, pool):
+    """The next batch of a campaign and its audit items.
+
+    The top scores of ``pool`` (one per unit: item, or group reduced with
+    the campaign's ``aggregate``), ties broken at random; a uniform draw
+    while there is no model (``pool`` is None). A stopping rule that asks for
+    audit items gets them drawn uniformly from the inference set.
+
+    Returns
+    -------
+    batch, audit : ndarray of int
+        Library indices, the audit items last.
+    """
+    inference = np.flatnonzero(~state.observed_mask)
+    scores = None if pool is None else pool.scores
+    members = None  # grouped library: position of each item's group
+    if setup.group_codes is None:
+        n_units = inference.size
+    else:
+        units, members, unit_scores = _reduce_by_group(
+            np.zeros(inference.size) if scores is None else scores,
+            setup.group_codes[inference],
+            setup.aggregate,
+        )
+        scores = None if scores is None else unit_scores
+        n_units = units.size
+    size = setup.initial_batch if state.n_iter == 0 else setup.batch
+    size = min(size, setup.budget - state.n_units_observed(setup), n_units)
+    no_audit = np.empty(0, dtype=np.intp)
+    if size <= 0:
+        return np.empty(0, dtype=np.intp), no_audit
+    rng = setup.round_rng(state.n_iter)
+    if scores is None:  # no model yet: a uniform draw
+        chosen = _top_k(np.zeros(n_units), size, rng)
+        return _items_of(chosen, inference, members), no_audit
+    n_audit = min(size, state.rule.audit_size(size)) if state.rule else 0
+    if n_audit == 0:
+        return _items_of(_top_k(scores, size, rng), inference, members), no_audit
+    # Audit items: drawn uniformly from the inference set, so that their
+    # correctness is an unbiased sample of the inference-set accuracy.
+    audit = rng.choice(n_units, size=n_audit, replace=False)
+    rest = np.setdiff1d(np.arange(n_units), audit, assume_unique=True)
+    chosen = rest[_top_k(scores[rest], size - n_audit, rng)]
+    audit = _items_of(audit, inference, members)
+    return np.concatenate([_items_of(chosen, inference, members), audit]), audit
+
+
+def prereveal_scores(pool, indices, labels, *, is_classifier, tolerance):
+    """How the predictions made on a batch before its reveal fared.
+
+    Returns
+    -------
+    correct : ndarray of float or None
+        Per told item (per cell): 1.0 or 0.0 for a correct or wrong
+        prediction, NaN for a cell without a label; None without a model or
+        without a notion of correctness (a regressor without tolerance).
+    scores : dict
+        ``batch_score`` and, for regressors, ``batch_mse`` and ``batch_mae``.
+    """
+    correct, scores = None, {}
+    if pool is None or not indices.size:
+        return correct, scores
+    predictions = pool.at(indices)
+    labelled = ~_nan_cells(labels)
+    if is_classifier or tolerance is not None:
+        correct = np.where(
+            labelled, _m.correct(labels, predictions, tolerance=tolerance), np.nan
+        )
+        scores["batch_score"] = float(np.nanmean(correct))
+    if not is_classifier:
+        err = (predictions.astype(float) - labels.astype(float))[labelled]
+        scores["batch_mse"] = float(np.mean(err**2))
+        scores["batch_mae"] = float(np.mean(np.abs(err)))
+    return correct, scores

@@ -360,6 +360,19 @@ class _Acquisition:
     def __call__(self, estimator, X):
         return self.func(estimator, X)
 
+    @property
+    def score_from_proba(self):
+        """``score(proba, confidence)`` from a ``predict_proba`` output, or None.
+
+        ``confidence`` is the row-wise maximum of ``proba``, which the screen
+        has already computed; least confidence reuses it.
+        """
+        if self.from_proba is None:
+            return None
+        if self.from_proba is _least_confidence_from_proba:
+            return lambda proba, confidence: 1.0 - confidence
+        return lambda proba, confidence: self.from_proba(proba)
+
     def check(self, estimator):
         """Raise a clear error if ``estimator`` cannot feed this score."""
         name = type(estimator).__name__

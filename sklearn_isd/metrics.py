@@ -231,6 +231,45 @@ def _inference_r2(y_true, y_pred, observed_mask):
     return _r2(y_true[inf].astype(float), y_pred[inf].astype(float))
 
 
+def _scores_of(y, transduction, mask, *, is_classifier, tolerance):
+    """The true scores of a readout (``history_`` keys of a simulation)."""
+    if is_classifier or tolerance is not None:
+        scores = {
+            "system_score": system_accuracy(y, transduction, mask, tolerance=tolerance),
+            "inference_score": inference_accuracy(
+                y, transduction, mask, tolerance=tolerance
+            ),
+        }
+    else:
+        scores = {
+            "system_score": _system_r2(y, transduction, mask),
+            "inference_score": _inference_r2(y, transduction, mask),
+        }
+    if not is_classifier:
+        scores.update(
+            system_mse=system_mean_squared_error(y, transduction, mask),
+            inference_mse=inference_mean_squared_error(y, transduction, mask),
+            system_mae=system_mean_absolute_error(y, transduction, mask),
+            inference_mae=inference_mean_absolute_error(y, transduction, mask),
+        )
+    return scores
+
+
+def _screen_scores(y, transduction, mask, *, is_classifier, tolerance, output_names):
+    """True scores of a screen's readout, with one system score per output.
+
+    ``output_names`` is None for 1-d labels; for a matrix screen, each
+    output's score is over the cells with a known truth.
+    """
+    options = {"is_classifier": is_classifier, "tolerance": tolerance}
+    scores = _scores_of(y, transduction, mask, **options)
+    for j, name in enumerate(() if output_names is None else output_names):
+        known = ~_nan_cells(y[:, j])
+        column = _scores_of(y[known, j], transduction[known, j], mask[known], **options)
+        scores[f"system_score_{name}"] = column["system_score"]
+    return scores
+
+
 def labels_to_target(history, target):
     """Fraction of the library measured when true system accuracy first passed target.
 

@@ -25,7 +25,7 @@ from sklearn.ensemble import BaggingClassifier
 from sklearn.linear_model import LogisticRegression
 
 from sklearn_isd import HybridScreenCV
-from sklearn_isd import _screen as screen_module
+from sklearn_isd import _pool as screen_module
 from sklearn_isd.acquisition import least_confidence
 
 distributed = pytest.importorskip("distributed")

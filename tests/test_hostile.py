@@ -27,7 +27,7 @@ def _snapshot(screen):
         screen.acquired_iter_.copy(),
         screen.n_iter_,
         {k: v.copy() for k, v in screen.history_.items()},
-        None if screen._pending is None else screen._pending.copy(),
+        screen.ask().copy(),  # the pending batch
     )
 
 

@@ -240,7 +240,7 @@ def test_resume_after_sigkill_mid_round(tmp_path):
     assert child.returncode == -signal.SIGKILL
     killed = HybridScreenCV.load(path)
     assert killed.n_iter_ == 3 and killed.observed_mask_.sum() == 75
-    assert killed._pending is not None and killed._pending.size == 25
+    assert killed.ask().size == 25  # the batch of round 3, still pending
 
     finished = subprocess.run(
         [sys.executable, str(script), str(path), "0"],

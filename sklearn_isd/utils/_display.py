@@ -52,3 +52,19 @@ def progress_bar(total, *, unit="item"):
     except ImportError:
         return None
     return tqdm(total=total, unit=unit, desc="measured", leave=False, disable=None)
+
+
+def print_round(history, bar=None):
+    """Print the last round of ``history`` (with the header before the first).
+
+    With a progress ``bar`` (tqdm), the line is written above it and the bar
+    moves to the items measured, showing the current bound.
+    """
+    i = len(history["n_observed"]) - 1
+    write = print if bar is None else bar.write
+    if i == 0:
+        write(format_header(history))
+    write(format_round(history, i))
+    if bar is not None:
+        bar.n = int(history["n_observed"][i])
+        bar.set_postfix(bound=f"{history['system_lower_bound'][i]:.4f}", refresh=True)

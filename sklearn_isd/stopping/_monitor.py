@@ -1,0 +1,179 @@
+"""The rule a screen runs: resolved once from its parameters, fed each round.
+
+:func:`make_rule` turns a screen's ``stopping``, ``target`` and ``delta``
+(and, for a matrix screen, its number of outputs) into the object that takes
+the evidence of every round; :func:`feed_rule` gives it one round. A matrix
+screen with one target per output runs a :class:`PerOutputRule`.
+"""
+
+import numpy as np
+from sklearn.base import clone
+
+from ._evidence import Evidence
+from ._rules import KLBound
+
+__all__ = ["PerOutputRule", "feed_rule", "make_rule"]
+
+
+class PerOutputRule:
+    """One stopping criterion per output of a matrix screen.
+
+    The screen stops once every output's criterion stops; the reported
+    bounds are the lowest over outputs.
+
+    Parameters
+    ----------
+    criteria : list of StoppingCriterion
+        One criterion per output, each with its own target.
+
+    Attributes
+    ----------
+    criteria_ : list of StoppingCriterion
+        The criteria, with their state.
+    batch_lower_bound_, system_lower_bound_ : float
+        The lowest bounds over outputs after the last round.
+    """
+
+    termination_condition = "target_reached"
+
+    def __init__(self, criteria):
+        self.criteria_ = criteria
+        self.batch_lower_bound_ = np.nan
+        self.system_lower_bound_ = np.nan
+
+    def reset(self):
+        for criterion in self.criteria_:
+            criterion.reset()
+        self.batch_lower_bound_ = self.system_lower_bound_ = np.nan
+        return self
+
+    def audit_size(self, batch_size):
+        return max(c.audit_size(batch_size) for c in self.criteria_)
+
+    @property
+    def lower_bounds_(self):
+        """The system lower bound of each output."""
+        return np.array([c.system_lower_bound_ for c in self.criteria_], float)
+
+    def update_outputs(self, correct, audit, n_labelled, n_items):
+        """Feed each output's criterion its column of the round's evidence."""
+        stops = [
+            criterion.update(
+                **vars(
+                    Evidence.from_round(
+                        None if correct is None else correct[:, j],
+                        audit,
+                        n_labelled[j],
+                        n_items,
+                    )
+                )
+            )
+            for j, criterion in enumerate(self.criteria_)
+        ]
+        self.batch_lower_bound_ = float(
+            np.min([c.batch_lower_bound_ for c in self.criteria_])
+        )
+        self.system_lower_bound_ = float(np.min(self.lower_bounds_))
+        return all(stops)
+
+
+def _output_criterion(stopping, target, delta, n_outputs):
+    """The stopping rule of one output: ``target``, delta split over outputs."""
+    if stopping in ("kl", None):
+        return KLBound(target=float(target), delta=delta / n_outputs)
+    criterion = clone(stopping)
+    params = criterion.get_params()
+    if "target" not in params or "delta" not in params:
+        raise ValueError(
+            "A target per output needs a stopping rule with target and delta "
+            f"parameters; {type(criterion).__name__} has none. Pass a float "
+            "target, or stopping='kl'."
+        )
+    return criterion.set_params(target=float(target), delta=params["delta"] / n_outputs)
+
+
+def _check_rule(stopping, has_correctness):
+    """Raise if ``stopping`` cannot run; the single rule for a float target."""
+    if stopping == "kl" and not has_correctness:
+        raise ValueError(
+            "stopping='kl' needs a notion of a correct prediction, which a "
+            "regressor only has with a tolerance: pass tolerance=... (a "
+            "prediction within it of the measured value counts as "
+            "correct), or stopping=None to measure up to max_fraction."
+        )
+    if stopping is None or stopping == "kl":
+        return None
+    return clone(stopping)
+
+
+def make_rule(stopping, target, delta, *, n_outputs, has_correctness):
+    """The rule a screen runs, and whether it decides when to stop.
+
+    Parameters
+    ----------
+    stopping : {"kl"}, StoppingCriterion or None
+        The screen's ``stopping`` parameter. None measures to the budget; the
+        screen still reports the bounds of ``KLBound(target, delta)`` when it
+        has a notion of a correct prediction.
+    target : float or ndarray of shape (n_outputs,)
+        The screen's ``target``; an array gives each output its own rule,
+        at ``delta / n_outputs`` (a union bound).
+    delta : float
+        The screen's ``delta``.
+    n_outputs : int or None
+        Outputs of the labels, None while no label was seen (then a
+        per-output rule is only checked, not built).
+    has_correctness : bool
+        Whether a prediction can be correct (classifiers, or regressors with
+        a tolerance).
+
+    Returns
+    -------
+    rule : StoppingCriterion, PerOutputRule or None
+        The rule, reset; None when there is nothing to run (yet).
+    decides : bool
+        False when the rule only reports bounds (``stopping=None``).
+    """
+    decides = stopping is not None
+    single = _check_rule(stopping, has_correctness)
+    targets = np.asarray(target, dtype=float)
+    if targets.ndim == 0:
+        if stopping == "kl" or (stopping is None and has_correctness):
+            single = KLBound(target=target, delta=delta)
+        return (None if single is None else single.reset()), decides
+    if n_outputs is None:
+        return None, decides
+    if targets.size != n_outputs:
+        raise ValueError(
+            f"target holds {targets.size} values, one per output, but "
+            f"the labels have {n_outputs} output(s). Pass a float, or one target "
+            "per column of a 2-d y."
+        )
+    if stopping is None and not has_correctness:
+        return None, decides
+    criteria = [_output_criterion(stopping, t, delta, n_outputs) for t in targets]
+    return PerOutputRule(criteria).reset(), decides
+
+
+def feed_rule(rule, correct, audit, n_labelled, n_items):
+    """Give ``rule`` the evidence of one round; True if it says stop.
+
+    Parameters
+    ----------
+    rule : StoppingCriterion or PerOutputRule
+        The rule of the screen, updated in place.
+    correct : ndarray or None
+        Pre-reveal correctness of the told items (per cell in a matrix
+        screen): 1.0, 0.0 or NaN.
+    audit : ndarray of bool
+        The audit items among them.
+    n_labelled : int or ndarray of int
+        Labels measured so far (per output in a matrix screen).
+    n_items : int
+        Items in the library.
+    """
+    if isinstance(rule, PerOutputRule):
+        return rule.update_outputs(correct, audit, n_labelled, n_items)
+    n_cells = n_items * np.size(n_labelled)
+    evidence = Evidence.from_round(correct, audit, np.sum(n_labelled), n_cells)
+    return rule.update(**vars(evidence))
