@@ -14,7 +14,19 @@ the training set, with per-member gradient clipping and per-member early
 stopping, so that the committee behaves like ``n_members`` separately trained
 nets at a fraction of the cost. ``predict_members`` exposes the member
 predictions used by the ``vote_entropy`` and ``std`` acquisition functions.
+
+Everything here needs torch and skorch (``pip install "sklearn-isd[neural]"``);
+importing this module without them raises an ImportError that says so.
 """
+
+try:
+    import skorch  # noqa: F401
+    import torch  # noqa: F401
+except ImportError as exc:
+    raise ImportError(
+        f"torch and skorch are required for sklearn_isd.neural ({exc}); install "
+        'them with `pip install "sklearn-isd[neural]"`.'
+    ) from exc
 
 # The package follows skorch's own layout: the torch module (_module), the
 # callbacks (_callbacks), the data (_data), the shared net (_net) and the
