@@ -2,7 +2,6 @@
 
 import copy
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ import scipy.sparse as sp
 torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
 
+from conftest import SHARED_DATA  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
@@ -25,7 +25,7 @@ from sklearn_isd.neural import (  # noqa: E402
 
 torch.set_num_threads(1)
 
-QM9_PATH = Path("/work/shared/data/qm9_gap.parquet")
+QM9_PATH = SHARED_DATA / "qm9_gap.parquet"
 GAP_MEDIAN = 0.2494  # Hartree; the paper's classification threshold
 
 # Small, fast settings shared by most tests.
