@@ -28,11 +28,13 @@ __all__ = [
     "inference_accuracy",
     "inference_mean_absolute_error",
     "inference_mean_squared_error",
+    "inference_r2_score",
     "labels_to_target",
     "make_screen_scorer",
     "system_accuracy",
     "system_mean_absolute_error",
     "system_mean_squared_error",
+    "system_r2_score",
 ]
 
 
@@ -219,55 +221,43 @@ def _r2(y_true, y_pred):
     return float(1.0 - np.sum((y_true - y_pred) ** 2) / total)
 
 
-def _system_r2(y_true, y_pred, observed_mask):
+def system_r2_score(y_true, y_pred, observed_mask):
+    """Coefficient of determination (R^2) of a hybrid readout.
+
+    Measured items hold their true value in the readout, so they count as
+    exact predictions.
+
+    Parameters
+    ----------
+    y_true, y_pred, observed_mask
+        As in :func:`system_accuracy`.
+
+    Returns
+    -------
+    r2 : float
+        NaN for fewer than two items or a constant truth.
+    """
     y_true, y_pred, observed_mask = _check(y_true, y_pred, observed_mask)
     y_true = y_true.astype(float)
     return _r2(y_true, np.where(observed_mask, y_true, y_pred.astype(float)))
 
 
-def _inference_r2(y_true, y_pred, observed_mask):
+def inference_r2_score(y_true, y_pred, observed_mask):
+    """Coefficient of determination (R^2) of the predictions on the inference set.
+
+    Parameters
+    ----------
+    y_true, y_pred, observed_mask
+        As in :func:`system_accuracy`.
+
+    Returns
+    -------
+    r2 : float
+        NaN for fewer than two inference items or a constant truth.
+    """
     y_true, y_pred, observed_mask = _check(y_true, y_pred, observed_mask)
     inf = ~observed_mask
     return _r2(y_true[inf].astype(float), y_pred[inf].astype(float))
-
-
-def _scores_of(y, transduction, mask, *, is_classifier, tolerance):
-    """The true scores of a readout (``history_`` keys of a simulation)."""
-    if is_classifier or tolerance is not None:
-        scores = {
-            "system_score": system_accuracy(y, transduction, mask, tolerance=tolerance),
-            "inference_score": inference_accuracy(
-                y, transduction, mask, tolerance=tolerance
-            ),
-        }
-    else:
-        scores = {
-            "system_score": _system_r2(y, transduction, mask),
-            "inference_score": _inference_r2(y, transduction, mask),
-        }
-    if not is_classifier:
-        scores.update(
-            system_mse=system_mean_squared_error(y, transduction, mask),
-            inference_mse=inference_mean_squared_error(y, transduction, mask),
-            system_mae=system_mean_absolute_error(y, transduction, mask),
-            inference_mae=inference_mean_absolute_error(y, transduction, mask),
-        )
-    return scores
-
-
-def _screen_scores(y, transduction, mask, *, is_classifier, tolerance, output_names):
-    """True scores of a screen's readout, with one system score per output.
-
-    ``output_names`` is None for 1-d labels; for a matrix screen, each
-    output's score is over the cells with a known truth.
-    """
-    options = {"is_classifier": is_classifier, "tolerance": tolerance}
-    scores = _scores_of(y, transduction, mask, **options)
-    for j, name in enumerate(() if output_names is None else output_names):
-        known = ~_nan_cells(y[:, j])
-        column = _scores_of(y[known, j], transduction[known, j], mask[known], **options)
-        scores[f"system_score_{name}"] = column["system_score"]
-    return scores
 
 
 def labels_to_target(history, target):
