@@ -152,6 +152,8 @@ def make_rule(stopping, target, delta, *, n_outputs, has_correctness):
     if stopping is None and not has_correctness:
         return None, decides
     criteria = [_output_criterion(stopping, t, delta, n_outputs) for t in targets]
+    if n_outputs == 1:  # 1-d labels: the one rule, with the one target
+        return criteria[0].reset(), decides
     return PerOutputRule(criteria).reset(), decides
 
 
