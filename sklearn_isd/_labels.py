@@ -163,6 +163,12 @@ def check_told_indices(indices, state):
             "indices must be a 1-d array of integer positions in the library; "
             f"got dtype {indices.dtype} and shape {indices.shape}."
         )
+    if indices.size == 0:
+        raise ValueError(
+            "tell() got no indices: a round needs at least one measured item "
+            "(nothing was recorded). Leave the batch pending, or release it "
+            "with cancel()."
+        )
     indices = indices.astype(np.intp)
     out = (indices < 0) | (indices >= state.acquired_iter.size)
     if out.any():

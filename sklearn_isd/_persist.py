@@ -1,25 +1,35 @@
 """Saving and loading screening campaigns without pickle.
 
-A campaign file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays, read
-with ``allow_pickle=False``) holding:
+A campaign file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays)
+holding:
 
 - ``manifest``: a JSON document (format name and version, the screen's
-  parameters, the estimator as a *spec* (see below), the fingerprint of the
-  library, counters and the stopping decision);
+  parameters, the estimator as a *spec* (:mod:`sklearn_isd._spec`), the
+  fingerprint of the library, counters, the stopping decision and the
+  caller's ``metadata``);
 - the state arrays: ``observed_indices`` and ``observed_labels`` (in the order
   they were measured), ``acquired_iter``, ``prereveal_correct``,
   ``audit_mask``, the pending batch (asked, not yet told) and its audit
-  items, and one ``history__<key>`` array per column of ``history_``.
+  items, one ``history__<key>`` array per column of ``history_``, and, when
+  the campaign had them, ``y_true`` (a simulation's labels) and ``groups``.
 
 The fitted model is not stored: it is refit from the measured labels when
 the campaign is loaded and its library attached, which gives the same model
 because the screen seeds the estimator.
 
-An estimator spec is JSON: ``{"__estimator__": "sklearn.linear_model.
-LogisticRegression", "params": {...}}`` with nested estimators, tuples and
-classes encoded likewise. Loading imports classes only from trusted module
-prefixes (scikit-learn, sklearn-isd, skorch, torch, numpy and the ones the
-caller adds), so a campaign file cannot make Python run arbitrary code.
+A campaign file is data, never code, and is read as hostile until checked:
+
+- the estimator spec admits estimator classes and JSON values only, never a
+  function (:mod:`sklearn_isd._spec`);
+- only the members listed above are read, each member's ``.npy`` header is
+  checked against the dtype and shape the manifest implies *before* its data
+  is read, no member may hold Python objects (``allow_pickle=False``), and
+  the archive may not inflate to more than :data:`MAX_INFLATION` times its
+  size on disk (the writer stores members uncompressed);
+- the manifest is checked field by field and the arrays for consistency (a
+  measured item once, rounds in range, the pending batch unmeasured, ...).
+
+Anything else is a :class:`CampaignFileError` naming the field.
 
 Writes are atomic: the archive is written to a temporary file in the same
 folder, flushed to disk, then renamed over the target, so a crash while
@@ -27,10 +37,8 @@ saving leaves the previous file intact.
 """
 
 import hashlib
-import importlib
 import json
-import os
-import tempfile
+import re
 import zipfile
 from pathlib import Path
 
@@ -38,9 +46,16 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
+from ._spec import SpecError, SpecLoader, to_spec
+from .utils._files import atomic_write, remove_stale_temporaries
+
 FORMAT = "sklearn-isd-campaign"
 FORMAT_VERSION = 1
-TRUSTED_MODULES = ("sklearn.", "sklearn_isd.", "skorch.", "torch.", "numpy.")
+#: The archive may inflate to at most this many times its size on disk
+#: (plus 1 MiB); the writer stores members uncompressed (ratio 1).
+MAX_INFLATION = 4
+#: Largest manifest read (the caller's metadata included).
+MAX_MANIFEST_BYTES = 64 << 20
 
 #: Parameters of HybridScreenCV stored as plain JSON values.
 _PLAIN_PARAMS = (
@@ -61,92 +76,41 @@ class CampaignFileError(ValueError):
 
 
 # --------------------------------------------------------------------------
-# Estimator specs
-# --------------------------------------------------------------------------
-def to_spec(obj):
-    """Encode an estimator (or parameter value) as JSON-compatible data.
-
-    Raises
-    ------
-    TypeError
-        For values that have no safe JSON form (functions, arrays, ...).
-    """
-    if obj is None or isinstance(obj, bool | int | float | str):
-        return obj
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, list):
-        return [to_spec(v) for v in obj]
-    if isinstance(obj, tuple):
-        return {"__tuple__": [to_spec(v) for v in obj]}
-    if isinstance(obj, dict):
-        if not all(isinstance(k, str) for k in obj):
-            raise TypeError("only dicts with string keys can be stored")
-        return {"__dict__": {k: to_spec(v) for k, v in obj.items()}}
-    if isinstance(obj, BaseEstimator):
-        return {
-            "__estimator__": f"{type(obj).__module__}.{type(obj).__qualname__}",
-            "params": {k: to_spec(v) for k, v in obj.get_params(deep=False).items()},
-        }
-    if isinstance(obj, type):
-        return {"__class__": f"{obj.__module__}.{obj.__qualname__}"}
-    raise TypeError(f"a value of type {type(obj).__name__} cannot be stored as JSON")
-
-
-def _import_trusted(path, trusted):
-    module, _, name = path.rpartition(".")
-    if not any((module + ".").startswith(prefix) for prefix in trusted):
-        raise CampaignFileError(
-            f"The campaign file refers to {path!r}, outside the trusted modules "
-            f"{list(trusted)}; pass trusted=[...] to load() if you trust it, or "
-            "pass the estimator yourself with estimator=..."
-        )
-    obj = importlib.import_module(module)
-    for part in name.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-def from_spec(spec, trusted=TRUSTED_MODULES):
-    """Rebuild what :func:`to_spec` encoded, importing only trusted modules."""
-    if isinstance(spec, list):
-        return [from_spec(v, trusted) for v in spec]
-    if not isinstance(spec, dict):
-        return spec
-    if "__tuple__" in spec:
-        return tuple(from_spec(v, trusted) for v in spec["__tuple__"])
-    if "__dict__" in spec:
-        return {k: from_spec(v, trusted) for k, v in spec["__dict__"].items()}
-    if "__class__" in spec:
-        return _import_trusted(spec["__class__"], trusted)
-    if "__estimator__" in spec:
-        cls = _import_trusted(spec["__estimator__"], trusted)
-        params = {k: from_spec(v, trusted) for k, v in spec["params"].items()}
-        return cls(**params)
-    raise CampaignFileError(f"Unknown entry in the campaign file: {spec!r}")
-
-
-# --------------------------------------------------------------------------
 # Library fingerprint
 # --------------------------------------------------------------------------
-def library_fingerprint(X):
+def library_fingerprint(X, scheme="sha256c"):
     """SHA-256 of a library's content, to check a campaign's library.
 
     Arrays and sparse matrices hash their values, shape and dtype; pandas
     objects hash their values (``pandas.util.hash_pandas_object``); sequences
-    of strings (SMILES) hash the strings in order.
+    of strings (SMILES) hash the strings in order. The ``"sha256c"`` scheme
+    hashes a canonical form, so that the same content gives the same
+    fingerprint: a sparse matrix with its duplicates summed, explicit zeros
+    dropped and indices sorted (whatever the index dtype), and ``-0.0`` as
+    ``0.0``. ``"sha256"`` is the scheme of earlier versions, kept to check
+    the campaigns they saved.
 
     Returns
     -------
     fingerprint : str
-        ``"sha256:<hex>"``.
+        ``"<scheme>:<hex>"``.
     """
+    canonical = scheme == "sha256c"
     h = hashlib.sha256()
     if sp.issparse(X):
-        X = X.tocsr()
+        X = X.tocsr(copy=canonical)
+        if canonical:
+            X.sum_duplicates()
+            X.eliminate_zeros()
+            X.sort_indices()
+            parts = (X.indptr.astype(np.int64), X.indices.astype(np.int64), X.data)
+        else:
+            parts = (X.indptr, X.indices, X.data)
         h.update(f"csr{X.shape}{X.dtype}".encode())
-        for part in (X.indptr, X.indices, X.data):
-            h.update(np.ascontiguousarray(part).view(np.uint8))
+        for part in parts:
+            h.update(
+                np.ascontiguousarray(_no_negative_zero(part, canonical)).view(np.uint8)
+            )
     elif hasattr(X, "iloc"):
         import pandas as pd
 
@@ -156,13 +120,26 @@ def library_fingerprint(X):
         arr = np.asarray(X)
         if arr.dtype.kind in "biufc":
             h.update(f"array{arr.shape}{arr.dtype}".encode())
+            arr = _no_negative_zero(arr, canonical)
             h.update(np.ascontiguousarray(arr).view(np.uint8))
         else:
             h.update(f"strings{arr.shape}".encode())
             for value in arr.ravel():
                 h.update(str(value).encode())
                 h.update(b"\x00")
-    return "sha256:" + h.hexdigest()
+    return f"{scheme}:{h.hexdigest()}"
+
+
+def _no_negative_zero(values, canonical):
+    if canonical and values.dtype.kind in "fc":
+        return values + 0.0  # -0.0 + 0.0 == +0.0, bit for bit
+    return values
+
+
+def matches_fingerprint(X, fingerprint):
+    """Whether library ``X`` has the stored ``fingerprint`` (either scheme)."""
+    scheme = fingerprint.partition(":")[0]
+    return library_fingerprint(X, scheme) == fingerprint
 
 
 # --------------------------------------------------------------------------
@@ -253,23 +230,312 @@ def save_campaign(path, *, screen, setup, state, fingerprint, metadata=None):
         arrays["y_true"] = _storable_labels(setup.y_true)
     if setup.group_codes is not None:
         arrays["groups"] = setup.group_codes
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temporaries(
+        path.parent, targets=lambda name: name == path.name, older_than=600
+    )
+    return atomic_write(path, lambda handle: np.savez(handle, **arrays), binary=True)
+
+
+# --------------------------------------------------------------------------
+# Reading: members, headers, manifest, consistency
+# --------------------------------------------------------------------------
+_MEMBERS = {
+    "manifest",
+    "pending_row",  # written by version 0.1 for a round waiting for a refit
+    "observed_indices",
+    "observed_labels",
+    "acquired_iter",
+    "prereveal_correct",
+    "audit_mask",
+    "pending",
+    "pending_audit",
+    "y_true",
+    "groups",
+}
+_HISTORY_KEY = re.compile(r"[A-Za-z0-9_]{1,120}")
+_INT, _FLOAT, _BOOL, _LABEL, _TEXT = "iu", "f", "b", "biufU", "U"
+
+
+def _fail(path, message):
+    return CampaignFileError(f"{path}: {message}")
+
+
+def _open_members(path, archive):
+    """The archive's members by name, checked for names and inflation."""
+    members = {}
+    total = 0
+    for info in archive.infolist():
+        name = info.filename
+        if not name.endswith(".npy"):
+            raise _fail(path, f"unexpected member {name[:80]!r} in the archive")
+        key = name[:-4]
+        if key not in _MEMBERS and not (
+            key.startswith("history__") and _HISTORY_KEY.fullmatch(key[9:])
+        ):
+            raise _fail(path, f"unexpected member {name[:80]!r} in the archive")
+        if key in members:
+            raise _fail(path, f"member {name!r} appears twice in the archive")
+        members[key] = info
+        total += info.file_size
+    limit = MAX_INFLATION * path.stat().st_size + (1 << 20)
+    if total > limit:
+        raise _fail(
+            path,
+            f"its members would inflate to {total} bytes, more than {limit} "
+            "(a campaign file is stored uncompressed): refused",
+        )
+    return members
+
+
+def _read_member(path, archive, info, kinds, shapes):
+    """One ``.npy`` member, its header checked before its data is read.
+
+    ``kinds`` are the admitted dtype kinds; ``shapes`` the admitted shapes
+    (None in a shape for any length).
+    """
+    name = info.filename[:-4]
+    with archive.open(info) as handle:
+        try:
+            version = np.lib.format.read_magic(handle)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = read_header(handle, max_header_size=10_000)
+        except (ValueError, OSError, EOFError, SyntaxError) as exc:
+            raise _fail(path, f"member {name!r} has no valid header: {exc}") from None
+        if dtype.hasobject or dtype.kind not in kinds or dtype.fields:
+            raise _fail(path, f"member {name!r} has dtype {dtype}, expected {kinds}")
+        if not any(_shape_matches(shape, s) for s in shapes):
+            raise _fail(path, f"member {name!r} has shape {shape}, expected {shapes}")
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if nbytes != info.file_size - handle.tell():
+            raise _fail(path, f"member {name!r} is truncated or padded")
+        data = handle.read()
+    array = np.frombuffer(data, dtype=dtype)
+    return array.reshape(shape, order="F" if fortran else "C").copy()
+
+
+def _shape_matches(shape, expected):
+    return len(shape) == len(expected) and all(
+        e is None or e == s for s, e in zip(shape, expected, strict=True)
+    )
+
+
+def read_campaign(path):
+    """Read and check a campaign file; return (manifest, arrays).
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    CampaignFileError
+        For anything but a well-formed campaign file of this format version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No campaign file at {path}.")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+        with zipfile.ZipFile(path) as archive:
+            members = _open_members(path, archive)
+            manifest = _read_manifest(path, archive, members)
+            arrays = {
+                key: _read_member(path, archive, members[key], *spec)
+                for key, spec in _expected_members(path, manifest, members).items()
+            }
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+        raise _fail(
+            path,
+            f"not a readable sklearn-isd campaign file (corrupted or truncated?): "
+            f"{exc}",
+        ) from None
+    except (NotImplementedError, RuntimeError) as exc:  # compression, encryption
+        raise _fail(path, f"unsupported archive: {exc}") from None
+    _check_arrays(path, manifest, arrays)
+    return manifest, arrays
 
 
+def _read_manifest(path, archive, members):
+    info = members.get("manifest")
+    if info is None:
+        raise _fail(path, "not an sklearn-isd campaign file (no manifest)")
+    if info.file_size > MAX_MANIFEST_BYTES:
+        raise _fail(path, f"its manifest is larger than {MAX_MANIFEST_BYTES} bytes")
+    text = _read_member(path, archive, info, _TEXT, [()])
+    try:
+        manifest = json.loads(str(text))
+    except (ValueError, RecursionError) as exc:
+        raise _fail(path, f"its manifest is not JSON: {exc}") from None
+    _check_manifest(path, manifest)
+    return manifest
+
+
+def _field(path, manifest, dotted, kinds, check=None, what=None):
+    """The value of a manifest field, of one of ``kinds`` (and ``check``)."""
+    value = manifest
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise _fail(path, f"manifest field {dotted!r} is missing")
+        value = value[part]
+    ok = any(
+        (type(value) is kind) if kind in (int, bool) else isinstance(value, kind)
+        for kind in kinds
+    )
+    if not ok or (check is not None and not check(value)):
+        expected = what or " or ".join(getattr(k, "__name__", str(k)) for k in kinds)
+        raise _fail(
+            path, f"manifest field {dotted!r} is {_short(value)}, expected {expected}"
+        )
+    return value
+
+
+def _check_manifest(path, manifest):
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise _fail(path, "not an sklearn-isd campaign file")
+    version = manifest.get("format_version")
+    if type(version) is not int or version != FORMAT_VERSION:
+        raise _fail(
+            path,
+            f"campaign format version {_short(version)}; this version of "
+            f"sklearn-isd reads version {FORMAT_VERSION}",
+        )
+    _field(path, manifest, "library.n_items", [int], lambda v: 1 <= v <= 1 << 40)
+    _field(
+        path,
+        manifest,
+        "library.fingerprint",
+        [str],
+        lambda v: re.fullmatch(r"sha256c?:[0-9a-f]{64}", v) is not None,
+        "a sha256 fingerprint",
+    )
+    _field(path, manifest, "params", [dict])
+    _field(path, manifest, "estimator", [dict, type(None)])
+    _field(path, manifest, "estimator_repr", [str])
+    _field(path, manifest, "seed", [int], lambda v: 0 <= v < 2**32, "a seed")
+    _field(path, manifest, "n_iter", [int], lambda v: v >= 0)
+    _field(path, manifest, "stop", [bool])
+    _field(
+        path,
+        manifest,
+        "termination_condition",
+        [str, type(None)],
+        lambda v: v is None or 0 < len(v) <= 100,
+    )
+    _field(path, manifest, "is_classifier", [bool])
+    _field(path, manifest, "has_truth", [bool])
+    _field(
+        path,
+        manifest,
+        "history_keys",
+        [list],
+        lambda v: (
+            all(isinstance(k, str) and _HISTORY_KEY.fullmatch(k) for k in v)
+            and len(set(v)) == len(v)
+        ),
+        "a list of distinct column names",
+    )
+    names = manifest.get("output_names")
+    if names is not None and not (
+        isinstance(names, list)
+        and names
+        and all(isinstance(n, str) and len(n) <= 200 for n in names)
+    ):
+        raise _fail(path, f"manifest field 'output_names' is {_short(names)}")
+
+
+def _expected_members(path, manifest, members):
+    """Per member to read: admitted dtype kinds and shapes."""
+    n = manifest["library"]["n_items"]
+    rows = manifest["n_iter"]
+    width = (
+        None if manifest.get("output_names") is None else len(manifest["output_names"])
+    )
+    cells = [(n,)] if not width or width == 1 else [(n, width)]
+    observed = [(None,)] if not width or width == 1 else [(None, width)]
+    expected = {
+        "observed_indices": (_INT, [(None,)]),
+        "acquired_iter": (_INT, [(n,)]),
+        "prereveal_correct": (_FLOAT, cells),
+        "audit_mask": (_BOOL, [(n,)]),
+        "pending": (_INT, [(None,)]),
+        "pending_audit": (_INT, [(None,)]),
+    }
+    for key in _REQUIRED:
+        if key not in members:
+            raise _fail(path, f"corrupted: the member {key!r} is missing")
+    if "observed_labels" in members:
+        expected["observed_labels"] = (_LABEL, observed)
+    if manifest["has_truth"]:
+        expected["y_true"] = (_LABEL, [(n,), (n, None)])
+    elif "y_true" in members:
+        raise _fail(path, "it holds y_true but its manifest says it has no truth")
+    if "groups" in members:
+        expected["groups"] = (_INT, [(n,)])
+    for key in manifest["history_keys"]:
+        if f"history__{key}" not in members:
+            raise _fail(path, f"corrupted: the history column {key!r} is missing")
+        expected[f"history__{key}"] = ("biuf", [(rows,)])
+    extra = {k for k in members if k.startswith("history__")} - set(expected)
+    if extra:
+        raise _fail(path, f"history columns {sorted(extra)} are not in its manifest")
+    return expected
+
+
+def _check_arrays(path, manifest, arrays):
+    """The arrays agree with each other and the manifest."""
+    n, n_iter = manifest["library"]["n_items"], manifest["n_iter"]
+    observed = arrays["observed_indices"]
+    acquired = arrays["acquired_iter"]
+    mask = acquired >= 0
+    problems = []
+    if observed.size and (observed.min() < 0 or observed.max() >= n):
+        problems.append("observed_indices outside the library")
+    elif np.unique(observed).size != observed.size:
+        problems.append("an item measured twice in observed_indices")
+    elif observed.size != mask.sum() or not mask[observed].all():
+        problems.append("observed_indices and acquired_iter disagree")
+    if acquired.size and (acquired.min() < -1 or acquired.max() >= max(n_iter, 1)):
+        problems.append("acquired_iter holds rounds that did not happen")
+    if n_iter and observed.size == 0:
+        problems.append("rounds without any measured item")
+    pending, audit = arrays["pending"], arrays["pending_audit"]
+    if pending.size and (
+        pending.min() < 0
+        or pending.max() >= n
+        or np.unique(pending).size != pending.size
+        or mask[pending].any()
+    ):
+        problems.append("the pending batch is not a set of unmeasured items")
+    if not np.isin(audit, pending).all() or np.unique(audit).size != audit.size:
+        problems.append("pending_audit is not part of the pending batch")
+    correct = arrays["prereveal_correct"]
+    if not np.all(np.isnan(correct) | (correct == 0) | (correct == 1)):
+        problems.append("prereveal_correct holds values other than 0, 1 and NaN")
+    labels = arrays.get("observed_labels")
+    if (labels is None) != (observed.size == 0) or (
+        labels is not None and labels.shape[0] != observed.size
+    ):
+        problems.append("observed_labels do not match observed_indices")
+    groups = arrays.get("groups")
+    if groups is not None and groups.size and (groups.min() < 0 or groups.max() >= n):
+        problems.append("groups outside [0, n_items)")
+    if bool(manifest["stop"]) != (manifest["termination_condition"] is not None):
+        problems.append("stop and termination_condition disagree")
+    if problems:
+        raise _fail(path, "inconsistent (corrupted): " + "; ".join(problems))
+
+
+def _short(value, limit=60):
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------
+# From the file to a screen
+# --------------------------------------------------------------------------
 class StoredCampaign:
     """A campaign read from a file: what a screen needs to take it up again.
 
@@ -277,12 +543,13 @@ class StoredCampaign:
     :meth:`restore` turns the stored arrays into the campaign's state.
     """
 
-    def __init__(self, manifest, arrays, params):
-        self.manifest, self.arrays, self.params = manifest, arrays, params
+    def __init__(self, path, manifest, arrays, params):
+        self.path, self.manifest, self.arrays = path, manifest, arrays
+        self.params = params
         library = manifest["library"]
-        self.n_items = int(library["n_items"])
+        self.n_items = library["n_items"]
         self.fingerprint = library["fingerprint"]
-        self.seed = int(manifest["seed"])
+        self.seed = manifest["seed"]
         self.y_true = arrays.get("y_true")
         groups = arrays.get("groups")
         self.group_codes = None if groups is None else groups.astype(np.intp)
@@ -299,73 +566,81 @@ class StoredCampaign:
         arrays, manifest = self.arrays, self.manifest
         acquired_iter = arrays["acquired_iter"].astype(np.intp)
         pending = arrays["pending"].astype(np.intp)
-        try:
-            history = {
-                key: arrays[f"history__{key}"] for key in manifest["history_keys"]
-            }
-        except KeyError as exc:
-            raise CampaignFileError(
-                f"The campaign file is inconsistent (corrupted): no {exc}."
-            ) from None
+        history = {key: arrays[f"history__{key}"] for key in manifest["history_keys"]}
+        if list(history) != list(state.history):
+            raise _fail(
+                self.path,
+                f"its history columns {list(history)} are not those of its "
+                f"parameters {list(state.history)}",
+            )
+        prereveal = arrays["prereveal_correct"].astype(float)
+        if prereveal.shape != state.prereveal_correct.shape:
+            raise _fail(self.path, "prereveal_correct has the wrong shape")
         restored = state.replace(
             acquired_iter=acquired_iter,
             observed_mask=acquired_iter >= 0,
-            prereveal_correct=arrays["prereveal_correct"].astype(float),
+            prereveal_correct=prereveal,
             audit_mask=arrays["audit_mask"].astype(bool),
             observed_indices=arrays["observed_indices"].astype(np.intp),
             observed_labels=arrays.get("observed_labels"),
-            n_iter=int(manifest["n_iter"]),
+            n_iter=manifest["n_iter"],
             termination_condition=manifest["termination_condition"],
             pending=pending if pending.size else None,
             pending_audit=arrays["pending_audit"].astype(np.intp),
+            history=history,
         )
-        observed, labels = restored.observed_indices, restored.observed_labels
-        if (
-            observed.size != restored.observed_mask.sum()
-            or not restored.observed_mask[observed].all()
-            or (labels is not None and labels.shape[:1] != observed.shape)
-            or list(history) != list(state.history)
-            or bool(manifest["stop"]) != restored.stop
-        ):
-            raise CampaignFileError("The campaign file is inconsistent (corrupted).")
-        return restored.replace(history=history).with_rule_replayed(setup)
+        return restored.with_rule_replayed(setup)
 
 
-def load_campaign(path, overrides, trusted=()):
+def load_campaign(path, overrides, estimators=(), trusted=()):
     """Read a campaign file for :meth:`HybridScreenCV.load`.
 
     ``overrides`` maps ``estimator``, ``acquisition``, ``aggregate`` and
     ``stopping`` to the objects the caller passes instead of the stored ones
-    (None to use the stored one).
+    (None to use the stored one); ``estimators`` and ``trusted`` extend the
+    classes a spec may name (:class:`~sklearn_isd._spec.SpecLoader`).
 
     Returns
     -------
     campaign : StoredCampaign
     """
+    path = Path(path)
     manifest, arrays = read_campaign(path)
-    trusted = (*TRUSTED_MODULES, *trusted)
+    loader = SpecLoader(estimators, trusted)
     params = dict(manifest["params"])
-    for name in ("acquisition", "aggregate", "stopping"):
-        stored, given = params[name], overrides[name]
-        if given is not None:
-            params[name] = given
-        elif isinstance(stored, dict) and "__callable__" in stored:
-            raise ValueError(
-                f"The campaign used a callable {name} ({stored['__callable__']}),"
-                f" which cannot be stored: pass {name}=... to load()."
-            )
-        else:
-            params[name] = from_spec(stored, trusted)
-    estimator = overrides["estimator"]
-    if estimator is None:
-        if manifest["estimator"] is None:
-            raise ValueError(
-                "The campaign's estimator could not be stored as a spec ("
-                f"{manifest['estimator_repr']}): pass estimator=... to load()."
-            )
-        estimator = from_spec(manifest["estimator"], trusted)
+    expected = {*_PLAIN_PARAMS, "acquisition", "aggregate", "stopping"}
+    if set(params) != expected:
+        raise _fail(
+            path,
+            f"manifest field 'params' has the keys {sorted(params)[:20]}, expected "
+            f"{sorted(expected)}",
+        )
+    try:
+        for name in ("acquisition", "aggregate", "stopping"):
+            stored, given = params[name], overrides[name]
+            if given is not None:
+                params[name] = given
+            elif isinstance(stored, dict) and "__callable__" in stored:
+                raise CampaignFileError(
+                    f"The campaign used a callable {name} "
+                    f"({_short(stored['__callable__'])}), which cannot be stored: "
+                    f"pass {name}=... to load()."
+                )
+            else:
+                params[name] = loader.load(stored, f"params.{name}")
+        estimator = overrides["estimator"]
+        if estimator is None:
+            if manifest["estimator"] is None:
+                raise CampaignFileError(
+                    "The campaign's estimator could not be stored as a spec ("
+                    f"{_short(manifest['estimator_repr'])}): pass estimator=... to "
+                    "load()."
+                )
+            estimator = loader.load(manifest["estimator"])
+    except SpecError as exc:
+        raise _fail(path, str(exc)) from None
     params["estimator"] = estimator
-    return StoredCampaign(manifest, arrays, params)
+    return StoredCampaign(path, manifest, arrays, params)
 
 
 def read_campaign_metadata(path):
@@ -387,31 +662,3 @@ def read_campaign_metadata(path):
         If the file is not a readable campaign file.
     """
     return read_campaign(path)[0].get("metadata")
-
-
-def read_campaign(path):
-    """Read and check a campaign file; return (manifest, arrays)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No campaign file at {path}.")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-        manifest = json.loads(str(arrays.pop("manifest")))
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError, EOFError) as exc:
-        raise CampaignFileError(
-            f"{path} is not a readable sklearn-isd campaign file (corrupted or "
-            f"truncated?): {exc}"
-        ) from exc
-    if manifest.get("format") != FORMAT:
-        raise CampaignFileError(f"{path} is not an sklearn-isd campaign file.")
-    version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
-        raise CampaignFileError(
-            f"{path} has campaign format version {version}; this version of "
-            f"sklearn-isd reads version {FORMAT_VERSION}."
-        )
-    missing = set(_REQUIRED) - set(arrays)
-    if missing:
-        raise CampaignFileError(f"{path} is corrupted: missing {sorted(missing)}.")
-    return manifest, arrays

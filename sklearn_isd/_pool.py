@@ -17,15 +17,15 @@ from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import clone
 from sklearn.dummy import DummyClassifier
 
-from . import metrics as _m
 from ._labels import _fill_missing_cells, _nan_cells, _positions, _single_class
+from .metrics import correct as _correct
 from .utils._compat import _safe_indexing
 
 #: Rows of the library predicted and scored per task of the pool pass.
 POOL_CHUNK_SIZE = 65536
 
 #: Reductions of per-cell (matrix screens) and per-item (groups) scores.
-_AGGREGATES = {"mean": np.mean, "max": np.max}
+AGGREGATES = {"mean": np.mean, "max": np.max}
 
 
 def _top_k(scores, k, rng):
@@ -357,7 +357,7 @@ def prereveal_scores(pool, indices, labels, *, is_classifier, tolerance):
     labelled = ~_nan_cells(labels)
     if is_classifier or tolerance is not None:
         correct = np.where(
-            labelled, _m.correct(labels, predictions, tolerance=tolerance), np.nan
+            labelled, _correct(labels, predictions, tolerance=tolerance), np.nan
         )
         scores["batch_score"] = float(np.nanmean(correct))
     if not is_classifier:

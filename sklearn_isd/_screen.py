@@ -29,6 +29,7 @@ from ._persist import (
     CampaignFileError,
     library_fingerprint,
     load_campaign,
+    matches_fingerprint,
     save_campaign,
 )
 from ._pool import (
@@ -40,7 +41,7 @@ from ._pool import (
     score_pool,
 )
 from ._state import CampaignState, resolve_setup
-from .metrics import _screen_scores
+from ._truth import readout_scores
 from .stopping._monitor import make_rule
 from .utils._compat import (
     HasMethods,
@@ -673,15 +674,14 @@ class HybridScreenCV(DelegateToEstimatorMixin, MetaEstimatorMixin, BaseEstimator
             return
         if self._fingerprint is None and current is not None:
             self._fingerprint = library_fingerprint(current)
-        if self._fingerprint is not None:
-            fingerprint = library_fingerprint(X)
-            if fingerprint != self._fingerprint:
-                raise CampaignFileError(
-                    "X is not the library of this campaign: its content differs "
-                    f"(fingerprint {fingerprint[:19]}... instead of "
-                    f"{self._fingerprint[:19]}...). Pass the same library, rows "
-                    "in the same order."
-                )
+        if self._fingerprint is not None and not matches_fingerprint(
+            X, self._fingerprint
+        ):
+            raise CampaignFileError(
+                "X is not the library of this campaign: its content differs "
+                f"(its fingerprint is not {self._fingerprint[:24]}...). Pass the "
+                "same library, rows in the same order."
+            )
         self._library = X
 
     def _library_fingerprint(self):
@@ -738,9 +738,15 @@ class HybridScreenCV(DelegateToEstimatorMixin, MetaEstimatorMixin, BaseEstimator
         aggregate=None,
         stopping=None,
         oracle=None,
+        estimators=(),
         trusted=(),
     ):
         """Load a campaign saved by :meth:`save`.
+
+        A campaign file is data, never code: its estimator is rebuilt from a
+        spec that names estimator classes (of scikit-learn, sklearn-isd and
+        skorch, or passed in ``estimators``) and JSON parameters, and loading
+        it calls no function the file names.
 
         Parameters
         ----------
@@ -757,9 +763,13 @@ class HybridScreenCV(DelegateToEstimatorMixin, MetaEstimatorMixin, BaseEstimator
             the saved ones.
         oracle : callable, default=None
             The oracle for :meth:`resume` (never stored).
+        estimators : sequence of classes, default=()
+            Your own estimator classes (or torch modules) that the saved spec
+            names, e.g. ``estimators=[MyClassifier]``.
         trusted : sequence of str, default=()
-            Extra module prefixes whose classes the estimator spec may import,
-            besides scikit-learn, sklearn-isd, skorch, torch and numpy.
+            Extra module prefixes where the spec may look up estimator
+            classes (subclasses of ``BaseEstimator`` only; a function is
+            never admitted, whatever its module).
 
         Returns
         -------
@@ -782,24 +792,41 @@ class HybridScreenCV(DelegateToEstimatorMixin, MetaEstimatorMixin, BaseEstimator
             "aggregate": aggregate,
             "stopping": stopping,
         }
-        campaign = load_campaign(path, overrides, trusted)
+        campaign = load_campaign(path, overrides, estimators, trusted)
         screen = cls(oracle=oracle, **campaign.params)
-        screen._validate_params()
-        setup = screen._campaign_setup(
-            campaign.n_items, campaign.y_true, campaign.group_codes, campaign.seed
-        )
-        state = CampaignState.new(setup, screen._rule(setup, None))
-        labels = campaign.labels_seen
-        if labels is not None:
-            state = screen._with_outputs(setup, state, labels, campaign.output_names)
-        screen._setup = setup
-        screen._state = campaign.restore(setup, state)
-        screen._fitted = None
-        screen._library, screen._fingerprint = None, campaign.fingerprint
+        try:
+            screen._take_up(campaign)
+        except (TypeError, ValueError, IndexError, KeyError) as exc:
+            if isinstance(exc, CampaignFileError):
+                raise
+            raise CampaignFileError(
+                f"{campaign.path}: its parameters and state cannot run together: {exc}"
+            ) from None
         if X is not None:
             screen._attach(X)
-            screen._ensure_fitted()
+            try:
+                screen._ensure_fitted()
+            except ValueError as exc:
+                raise CampaignFileError(
+                    f"{campaign.path}: the model cannot be refit on the campaign's "
+                    f"measured labels and this library: {exc}"
+                ) from exc
         return screen
+
+    def _take_up(self, campaign):
+        """Set this screen to the state of a campaign read from a file."""
+        self._validate_params()
+        setup = self._campaign_setup(
+            campaign.n_items, campaign.y_true, campaign.group_codes, campaign.seed
+        )
+        state = CampaignState.new(setup, self._rule(setup, None))
+        labels = campaign.labels_seen
+        if labels is not None:
+            state = self._with_outputs(setup, state, labels, campaign.output_names)
+        self._setup = setup
+        self._state = campaign.restore(setup, state)
+        self._fitted = None
+        self._library, self._fingerprint = None, campaign.fingerprint
 
     # ------------------------------------------------------------------
     # One round: commit the told batch, refit, record
@@ -824,7 +851,7 @@ class HybridScreenCV(DelegateToEstimatorMixin, MetaEstimatorMixin, BaseEstimator
         fitted, times = self._fit_round(state)
         truth = {}
         if setup.y_true is not None:
-            truth = _screen_scores(
+            truth = readout_scores(
                 setup.y_true,
                 fitted.transduction,
                 state.observed_mask,

@@ -18,7 +18,7 @@ from sklearn.base import is_classifier
 from sklearn.utils import check_random_state
 
 from ._labels import _nan_cells
-from ._pool import _AGGREGATES
+from ._pool import AGGREGATES
 from .acquisition import get_acquisition
 from .stopping import Evidence
 from .stopping._monitor import feed_rule, make_rule
@@ -127,7 +127,7 @@ def resolve_setup(params, n, y, group_codes, seed):
             else _n_units(initial, n_units, "initial_batch_size", unit)
         ),
         budget=max(1, int(np.floor(params["max_fraction"] * n_units + 1e-9))),
-        aggregate=_AGGREGATES.get(params["aggregate"], params["aggregate"]),
+        aggregate=AGGREGATES.get(params["aggregate"], params["aggregate"]),
         targets=targets,
         is_classifier=classifier,
         tolerance=params["tolerance"],

@@ -144,7 +144,7 @@ def test_start_tell_tell_report_round_trip(told, library):
 
     manifest = json.loads((report / "manifest.json").read_text())
     assert manifest["n_measured"] == 2 * int(BATCH)
-    assert manifest["library"]["fingerprint"].startswith("sha256:")
+    assert manifest["library"]["fingerprint"].startswith("sha256c:")
     assert 0 < manifest["system_lower_bound"] < 1
     assert manifest["status"] == "awaiting_results"
     assert (report / "screen.png").is_file()

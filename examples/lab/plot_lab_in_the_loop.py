@@ -103,7 +103,8 @@ def run_campaign(X, lab, path, *, plate_size, target, random_state):
         plate = screen.ask(X)
         labels = lab.measure(plate)
         ok = ~np.isnan(labels)
-        screen.tell(plate[ok], labels[ok].astype(int))
+        if ok.any():  # failed wells stay pending: ask() returns them again
+            screen.tell(plate[ok], labels[ok].astype(int))
         screen.save(path)
         plate_number += 1
         if plate_number % 3 == 0:  # the process dies; the file survives
