@@ -145,6 +145,48 @@ def test_invariants_between_rounds_budget_and_history(blobs):
     assert frame.shape == (screen.n_iter_, len(h))
 
 
+@pytest.mark.parametrize(
+    ("n", "batch_size", "initial_batch_size", "max_fraction", "first", "size"),
+    [
+        (1000, 0.015, None, 0.1, 15, 15),  # exactly 15 items
+        (1010, 0.015, None, 0.1, 16, 16),  # 15.15 items: rounded up
+        (1010, 0.015, 0.0035, 0.1, 4, 16),  # 3.535 items: rounded up
+        (300, 0.07, 0.03, 0.3, 9, 21),  # 21.000000000000004 in floats: still 21
+    ],
+)
+def test_fractional_batch_sizes_are_rounded_up(
+    n, batch_size, initial_batch_size, max_fraction, first, size
+):
+    X, y = make_classification(n_samples=n, n_features=5, random_state=0)
+    screen = _screen(
+        batch_size=batch_size,
+        initial_batch_size=initial_batch_size,
+        stopping=None,
+        max_fraction=max_fraction,
+    ).fit(X, y)
+    assert screen.termination_condition_ == "max_fraction"
+    budget = round(max_fraction * n)
+    expected = [first]
+    while sum(expected) < budget:
+        expected.append(min(size, budget - sum(expected)))
+    np.testing.assert_array_equal(screen.history_["n_batch"], expected)
+    np.testing.assert_array_equal(
+        np.bincount(screen.acquired_iter_[screen.observed_mask_]), expected
+    )
+
+
+def test_fractional_batch_sizes_of_a_grouped_library_count_groups():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(55), 3)  # 55 groups of 3 items
+    X = rng.normal(size=(groups.size, 3))
+    y = (X[:, 0] > 0).astype(int)
+    screen = _screen(batch_size=0.1, stopping=None, max_fraction=0.5)
+    screen.fit(X, y, groups=groups)
+    # 5.5 groups: rounded up to 6 groups of 3 items, up to the 27 groups of
+    # the budget (floor of 27.5).
+    np.testing.assert_array_equal(screen.history_["n_batch"], [18, 18, 18, 18, 9])
+
+
 def test_history_bounds_are_equation_5_and_6(blobs):
     """batch_score is the accuracy of the predictions made *before* the
     reveal, and the bounds follow from it (independent recomputation)."""
