@@ -1,5 +1,6 @@
 """Behaviour of HybridScreenCV: the loop, its invariants and its errors."""
 
+import copy
 import pickle
 
 import numpy as np
@@ -15,7 +16,7 @@ from sklearn_isd import HybridScreenCV, OracleError
 from sklearn_isd.acquisition import least_confidence
 from sklearn_isd.datasets import corrupt_labels
 from sklearn_isd.metrics import make_screen_scorer, system_accuracy
-from sklearn_isd.stopping import Budget, KLBound, kl_lower_bound
+from sklearn_isd.stopping import AuditBound, Budget, KLBound, kl_lower_bound
 
 
 @pytest.fixture(scope="module")
@@ -550,6 +551,71 @@ def test_refit_failure_rolls_the_tell_back(blobs):
     np.testing.assert_array_equal(screen.ask(), second)
     screen.tell(second, y[second])
     assert screen.observed_mask_.sum() == 60 and screen.n_iter_ == 2
+
+
+class RefusesClassTwo(LogisticRegression):
+    """A model whose refit fails once a label of class 2 is measured."""
+
+    def fit(self, X, y, sample_weight=None):
+        if np.any(np.asarray(y) == 2):
+            raise RuntimeError("class 2 cannot be fitted")
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def _public_state(screen, X):
+    """Every public fitted attribute of a screen, copied."""
+    state = {
+        name: copy.deepcopy(getattr(screen, name))
+        for name in (
+            "observed_mask_",
+            "acquired_iter_",
+            "prereveal_correct_",
+            "audit_mask_",
+            "transduction_",
+            "history_",
+            "n_iter_",
+            "stop_",
+            "termination_condition_",
+        )
+    }
+    state["stopping_"] = {
+        name: getattr(screen.stopping_, name)
+        for name in ("batch_lower_bound_", "system_lower_bound_", "stop_", "n_rounds_")
+    }
+    state["predict_proba"] = screen.predict_proba(X)
+    return state
+
+
+@pytest.mark.parametrize("how", ["whole", "part", "retry", "exclude"])
+def test_failed_refit_rolls_back_the_audit_items_and_every_fitted_attribute(blobs, how):
+    X, y = blobs
+    rule = AuditBound(target=0.999, audit_fraction=0.3, window=3)
+    screen = HybridScreenCV(
+        RefusesClassTwo(), batch_size=30, stopping=rule, random_state=0
+    )
+    for _ in range(2):
+        batch = screen.ask(X)
+        screen.tell(batch, y[batch])
+    assert screen.audit_mask_.sum() == 9  # round 1 held 9 audit items
+    batch = screen.ask()
+    before = _public_state(screen, X)
+    told = batch[::2] if how == "part" else batch
+    labels = y[told].astype(float)
+    failed = {"whole": "raise", "part": "raise"}.get(how, how)
+    if how in ("retry", "exclude"):
+        labels[1] = np.nan  # a failed well, next to the label that fails the fit
+    poisoned = labels.copy()
+    poisoned[0] = 2
+    with pytest.raises(RuntimeError, match="class 2 cannot be fitted"):
+        screen.tell(told, poisoned, failed=failed)
+    np.testing.assert_equal(_public_state(screen, X), before)
+    np.testing.assert_array_equal(screen.ask(), batch)
+    # The same tell with good labels goes through; its items held audit
+    # items, so the rollback above had audit items to undo.
+    screen.tell(told, labels, failed=failed)
+    assert screen.n_iter_ == 3
+    assert screen.audit_mask_[told].any()
+    assert screen.stopping_.n_rounds_ == before["stopping_"]["n_rounds_"] + 1
 
 
 def test_bad_acquisition_callable_is_reported(blobs):
