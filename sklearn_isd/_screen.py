@@ -520,9 +520,9 @@ class HybridScreenCV(DelegateToEstimatorMixin, MetaEstimatorMixin, BaseEstimator
                 )
             if missing is not None and missing.any():
                 failed_items = indices[missing]
-                indices, labels = self._check_told(indices[~missing], labels[~missing])
-                if indices.size:
-                    self._tell_validated(indices, labels)
+                if not missing.all():
+                    told = self._check_told(indices[~missing], labels[~missing])
+                    self._tell_validated(*told)
                 if failed == "exclude":
                     self.cancel(failed_items)
                 return self

@@ -218,6 +218,44 @@ def test_groups_are_acquired_together():
     assert set(np.flatnonzero(rounds[:, 0] == 1)) == set(top)
 
 
+def test_mean_aggregate_ranks_groups_of_unequal_sizes_by_their_mean():
+    """One group of 20 fairly confident items against single-item groups
+    near the decision boundary: by the mean the single items go first; by
+    the sum of its 20 scores the large group would."""
+    rng = np.random.default_rng(0)
+    n_single, n_large = 200, 20
+    x = np.r_[rng.uniform(-3, 3, n_single), rng.uniform(0.8, 1.2, n_large)]
+    X = np.column_stack([x, rng.normal(size=x.size)])
+    y = (x + rng.normal(scale=0.8, size=x.size) > 0).astype(int)
+    groups = np.r_[np.arange(n_single), np.full(n_large, n_single)]
+    large = n_single
+    screen = HybridScreenCV(
+        LogisticRegression(),
+        aggregate="mean",
+        batch_size=5,
+        initial_batch_size=30,
+        stopping=None,
+        random_state=0,
+    )
+    first = screen.ask(X, groups=groups)
+    screen.tell(first, y[first])
+    assert large not in groups[first]
+    batch = screen.ask()
+    # Independent recomputation: the model of the round, least confidence
+    # per item, the mean per group, the 5 highest.
+    observed = screen.observed_mask_
+    model = LogisticRegression().fit(X[observed], y[observed])
+    scores = 1.0 - model.predict_proba(X).max(axis=1)
+    open_groups = np.unique(groups[~observed])
+    means = np.array([scores[groups == g].mean() for g in open_groups])
+    sums = np.array([scores[groups == g].sum() for g in open_groups])
+    expected = open_groups[np.argsort(-means)[:5]]
+    assert large not in expected
+    assert open_groups[np.argmax(sums)] == large  # what a sum would pick first
+    assert set(groups[batch]) == set(expected)
+    assert batch.size == 5
+
+
 def test_matrix_campaign_save_load_continues_identically(tmp_path):
     X, Y = _panel(n=1200, n_outputs=3)
     groups = np.arange(len(Y)) // 2

@@ -20,7 +20,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_isd import CampaignFileError, HybridScreenCV
 from sklearn_isd._persist import library_fingerprint
 from sklearn_isd._spec import SpecLoader, to_spec
-from sklearn_isd.stopping import Budget
+from sklearn_isd.stopping import AuditBound, Budget
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +173,57 @@ def test_stopping_state_is_replayed(tmp_path, data):
     loaded = HybridScreenCV.load(screen.save(tmp_path / "c.isd.npz"), X)
     assert isinstance(loaded.stopping_, Budget)
     assert loaded.stopping_.system_lower_bound_ == screen.stopping_.system_lower_bound_
+
+
+def _final_state(screen):
+    """The public state of a screen, without the timings of its history."""
+    return {
+        "acquired_iter_": screen.acquired_iter_,
+        "observed_mask_": screen.observed_mask_,
+        "audit_mask_": screen.audit_mask_,
+        "prereveal_correct_": screen.prereveal_correct_,
+        "transduction_": screen.transduction_,
+        "n_iter_": screen.n_iter_,
+        "stop_": screen.stop_,
+        "termination_condition_": screen.termination_condition_,
+        "history_": {
+            key: values
+            for key, values in screen.history_.items()
+            if not key.endswith("_time")
+        },
+        "bounds": (
+            screen.stopping_.batch_lower_bound_,
+            screen.stopping_.system_lower_bound_,
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "stopping",
+    ["kl", AuditBound(target=0.97, audit_fraction=0.2, window=3)],
+    ids=["kl", "audit"],
+)
+def test_a_partly_told_batch_survives_save_and_load(tmp_path, data, stopping):
+    X, y = data
+
+    def half_told():
+        screen = _drive(_screen(stopping=stopping), X, y, 2)
+        plate = screen.ask()
+        screen.tell(plate[::2], y[plate[::2]])  # half the plate came back
+        return screen, plate[1::2]
+
+    reference, rest = half_told()
+    screen, _ = half_told()
+    loaded = HybridScreenCV.load(screen.save(tmp_path / "c.isd.npz"), X)
+    np.testing.assert_array_equal(loaded.ask(), rest)  # not a new plate
+    np.testing.assert_array_equal(reference.ask(), rest)
+    for campaign in (reference, loaded):
+        campaign.tell(rest, y[rest])
+        while not campaign.stop_:
+            batch = campaign.ask()
+            campaign.tell(batch, y[batch])
+    assert reference.n_iter_ > 5
+    np.testing.assert_equal(_final_state(loaded), _final_state(reference))
 
 
 def test_specs_and_fingerprints():

@@ -1,5 +1,6 @@
 """Behaviour of HybridScreenCV: the loop, its invariants and its errors."""
 
+import copy
 import pickle
 
 import numpy as np
@@ -15,7 +16,7 @@ from sklearn_isd import HybridScreenCV, OracleError
 from sklearn_isd.acquisition import least_confidence
 from sklearn_isd.datasets import corrupt_labels
 from sklearn_isd.metrics import make_screen_scorer, system_accuracy
-from sklearn_isd.stopping import Budget, KLBound, kl_lower_bound
+from sklearn_isd.stopping import AuditBound, Budget, KLBound, kl_lower_bound
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +144,48 @@ def test_invariants_between_rounds_budget_and_history(blobs):
 
     frame = pd.DataFrame(h)
     assert frame.shape == (screen.n_iter_, len(h))
+
+
+@pytest.mark.parametrize(
+    ("n", "batch_size", "initial_batch_size", "max_fraction", "first", "size"),
+    [
+        (1000, 0.015, None, 0.1, 15, 15),  # exactly 15 items
+        (1010, 0.015, None, 0.1, 16, 16),  # 15.15 items: rounded up
+        (1010, 0.015, 0.0035, 0.1, 4, 16),  # 3.535 items: rounded up
+        (300, 0.07, 0.03, 0.3, 9, 21),  # 21.000000000000004 in floats: still 21
+    ],
+)
+def test_fractional_batch_sizes_are_rounded_up(
+    n, batch_size, initial_batch_size, max_fraction, first, size
+):
+    X, y = make_classification(n_samples=n, n_features=5, random_state=0)
+    screen = _screen(
+        batch_size=batch_size,
+        initial_batch_size=initial_batch_size,
+        stopping=None,
+        max_fraction=max_fraction,
+    ).fit(X, y)
+    assert screen.termination_condition_ == "max_fraction"
+    budget = round(max_fraction * n)
+    expected = [first]
+    while sum(expected) < budget:
+        expected.append(min(size, budget - sum(expected)))
+    np.testing.assert_array_equal(screen.history_["n_batch"], expected)
+    np.testing.assert_array_equal(
+        np.bincount(screen.acquired_iter_[screen.observed_mask_]), expected
+    )
+
+
+def test_fractional_batch_sizes_of_a_grouped_library_count_groups():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(55), 3)  # 55 groups of 3 items
+    X = rng.normal(size=(groups.size, 3))
+    y = (X[:, 0] > 0).astype(int)
+    screen = _screen(batch_size=0.1, stopping=None, max_fraction=0.5)
+    screen.fit(X, y, groups=groups)
+    # 5.5 groups: rounded up to 6 groups of 3 items, up to the 27 groups of
+    # the budget (floor of 27.5).
+    np.testing.assert_array_equal(screen.history_["n_batch"], [18, 18, 18, 18, 9])
 
 
 def test_history_bounds_are_equation_5_and_6(blobs):
@@ -508,6 +551,71 @@ def test_refit_failure_rolls_the_tell_back(blobs):
     np.testing.assert_array_equal(screen.ask(), second)
     screen.tell(second, y[second])
     assert screen.observed_mask_.sum() == 60 and screen.n_iter_ == 2
+
+
+class RefusesClassTwo(LogisticRegression):
+    """A model whose refit fails once a label of class 2 is measured."""
+
+    def fit(self, X, y, sample_weight=None):
+        if np.any(np.asarray(y) == 2):
+            raise RuntimeError("class 2 cannot be fitted")
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def _public_state(screen, X):
+    """Every public fitted attribute of a screen, copied."""
+    state = {
+        name: copy.deepcopy(getattr(screen, name))
+        for name in (
+            "observed_mask_",
+            "acquired_iter_",
+            "prereveal_correct_",
+            "audit_mask_",
+            "transduction_",
+            "history_",
+            "n_iter_",
+            "stop_",
+            "termination_condition_",
+        )
+    }
+    state["stopping_"] = {
+        name: getattr(screen.stopping_, name)
+        for name in ("batch_lower_bound_", "system_lower_bound_", "stop_", "n_rounds_")
+    }
+    state["predict_proba"] = screen.predict_proba(X)
+    return state
+
+
+@pytest.mark.parametrize("how", ["whole", "part", "retry", "exclude"])
+def test_failed_refit_rolls_back_the_audit_items_and_every_fitted_attribute(blobs, how):
+    X, y = blobs
+    rule = AuditBound(target=0.999, audit_fraction=0.3, window=3)
+    screen = HybridScreenCV(
+        RefusesClassTwo(), batch_size=30, stopping=rule, random_state=0
+    )
+    for _ in range(2):
+        batch = screen.ask(X)
+        screen.tell(batch, y[batch])
+    assert screen.audit_mask_.sum() == 9  # round 1 held 9 audit items
+    batch = screen.ask()
+    before = _public_state(screen, X)
+    told = batch[::2] if how == "part" else batch
+    labels = y[told].astype(float)
+    failed = {"whole": "raise", "part": "raise"}.get(how, how)
+    if how in ("retry", "exclude"):
+        labels[1] = np.nan  # a failed well, next to the label that fails the fit
+    poisoned = labels.copy()
+    poisoned[0] = 2
+    with pytest.raises(RuntimeError, match="class 2 cannot be fitted"):
+        screen.tell(told, poisoned, failed=failed)
+    np.testing.assert_equal(_public_state(screen, X), before)
+    np.testing.assert_array_equal(screen.ask(), batch)
+    # The same tell with good labels goes through; its items held audit
+    # items, so the rollback above had audit items to undo.
+    screen.tell(told, labels, failed=failed)
+    assert screen.n_iter_ == 3
+    assert screen.audit_mask_[told].any()
+    assert screen.stopping_.n_rounds_ == before["stopping_"]["n_rounds_"] + 1
 
 
 def test_bad_acquisition_callable_is_reported(blobs):

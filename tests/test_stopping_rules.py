@@ -1,8 +1,12 @@
 """The stopping rules beyond the paper's: anytime, pooled and audit bounds."""
 
+import math
+
 import numpy as np
 import pytest
+from scipy.optimize import brentq
 from scipy.stats import binomtest
+from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
@@ -165,3 +169,88 @@ def test_audit_campaign_survives_save_and_load(tmp_path, data):
         loaded.tell(batch, y[batch])
     np.testing.assert_array_equal(loaded.acquired_iter_, reference.acquired_iter_)
     np.testing.assert_array_equal(loaded.audit_mask_, reference.audit_mask_)
+
+
+def _independent_kl_bound(mean, n, delta):
+    """Eq. 5 solved by a scalar root finder on the written-out KL."""
+    if mean == 0:
+        return 0.0
+    budget = math.log(1 / delta) / n
+
+    def excess(a):
+        out = mean * math.log(mean / a)
+        if mean < 1:
+            out += (1 - mean) * math.log((1 - mean) / (1 - a))
+        return out - budget
+
+    return brentq(excess, 1e-300, mean, xtol=1e-14, rtol=1e-14)
+
+
+def _independent_cp_bound(k, n, delta):
+    return (
+        binomtest(int(k), n, alternative="greater")
+        .proportion_ci(confidence_level=1 - delta, method="exact")
+        .low
+    )
+
+
+ANYTIME_RULES = [
+    AnytimeKLBound(delta=0.05),
+    PooledKLBound(delta=0.05, window=2),
+    AuditBound(delta=0.05, window=2),
+]
+RULE_IDS = ["anytime", "pooled", "audit"]
+
+
+@pytest.mark.parametrize("rule", ANYTIME_RULES, ids=RULE_IDS)
+def test_anytime_rules_stop_strictly_above_target(rule):
+    """Eq. 6 stops on a bound *strictly* above target: a bound equal to it
+    is not enough (closed form: all predictions wrong gives alpha = 0, so
+    the bound is the measured share, 500 / 1000 = 0.5 exactly)."""
+    rule = clone(rule).set_params(target=0.5).reset()
+    wrong = np.zeros(10, bool)
+    evidence = {"batch_correct": wrong, "audit_correct": wrong, "n_library": 1000}
+    assert rule.update(n_observed=500, **evidence) is False
+    assert rule.batch_lower_bound_ == 0.0
+    assert rule.system_lower_bound_ == 0.5
+    assert rule.stop_ is False
+    assert rule.update(n_observed=501, **evidence) is True
+    assert rule.stop_ is True
+
+
+@pytest.mark.parametrize("rule", ANYTIME_RULES, ids=RULE_IDS)
+def test_anytime_rules_do_not_stop_at_a_bound_equal_to_target(rule):
+    """The same with a positive alpha: the target is set to the very float
+    the rule computes (checked against an independent computation)."""
+    rng = np.random.default_rng(0)
+    rounds = [(rng.random(40) < 0.9, 100 + 40 * t) for t in (1, 2, 3)]
+
+    def replay(target):
+        criterion = clone(rule).set_params(target=target).reset()
+        for correct, n_observed in rounds:
+            stop = criterion.update(
+                batch_correct=correct,
+                audit_correct=correct[:8],
+                n_observed=n_observed,
+                n_library=1000,
+            )
+        return criterion, stop
+
+    probe, _ = replay(0.5)
+    bound = probe.system_lower_bound_
+    # Independent computation of the last round (t = 3, delta / 12).
+    delta_t = 0.05 / 12
+    if isinstance(rule, AuditBound):
+        pooled = np.concatenate([correct[:8] for correct, _ in rounds[-2:]])
+        alpha = _independent_cp_bound(pooled.sum(), pooled.size, delta_t)
+    else:
+        pooled = np.concatenate([correct for correct, _ in rounds[-rule.window :]])
+        alpha = _independent_kl_bound(pooled.mean(), pooled.size, delta_t)
+    assert 0.3 < alpha < 0.95
+    assert bound == pytest.approx((220 + alpha * 780) / 1000, abs=1e-9)
+
+    at_target, stop = replay(bound)
+    assert at_target.system_lower_bound_ == bound
+    assert stop is False and at_target.stop_ is False
+    just_below, stop = replay(np.nextafter(bound, 0.0))
+    assert stop is True and just_below.stop_ is True
