@@ -1,0 +1,53 @@
+"""Exit codes and the expected errors of the command line."""
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+EXIT_INPUT = 2
+EXIT_DEPENDENCY = 3
+EXIT_CAMPAIGN = 4
+
+EXIT_CODES_EPILOG = """\
+exit codes:
+  0  success (for tell, also when the target is reached: see its output and
+     the "status" field of campaign.json)
+  1  unexpected error (a bug; the traceback is printed, please report it)
+  2  invalid input: unreadable or malformed CSV, bad options, invalid SMILES,
+     results that fail validation (nothing is written)
+  3  missing optional dependency (RDKit; torch and skorch for --model resmlp)
+  4  campaign state problem: the campaign exists already, is not found, is
+     corrupted, has stopped, or its library changed"""
+
+#: Problems listed at most in one error message.
+MAX_PROBLEMS = 20
+
+
+class CLIError(Exception):
+    """An expected error: printed on stderr without a traceback."""
+
+    exit_code = EXIT_UNEXPECTED
+
+
+class InputError(CLIError):
+    """Invalid input: bad CSV, bad options or values that fail validation."""
+
+    exit_code = EXIT_INPUT
+
+
+class DependencyError(CLIError):
+    """An optional dependency is missing."""
+
+    exit_code = EXIT_DEPENDENCY
+
+
+class CampaignStateError(CLIError):
+    """The campaign exists already, is missing, corrupted or has stopped."""
+
+    exit_code = EXIT_CAMPAIGN
+
+
+def problems_error(cls, summary, problems):
+    """One error listing problems, one per line, at most MAX_PROBLEMS."""
+    lines = [f"{summary}:"] + [f"  {p}" for p in problems[:MAX_PROBLEMS]]
+    if len(problems) > MAX_PROBLEMS:
+        lines.append(f"  ... and {len(problems) - MAX_PROBLEMS} more")
+    return cls("\n".join(lines))
