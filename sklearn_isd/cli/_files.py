@@ -4,15 +4,14 @@ import csv
 import hashlib
 import json
 import math
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from ..utils._files import atomic_write
 from ._errors import DependencyError, InputError, problems_error
 
 #: Featurization of every command: ECFP4 folded to 2048 bits.
@@ -221,36 +220,22 @@ def sha256(path):
     return "sha256:" + h.hexdigest()
 
 
-def _atomic_write(path, write):
-    """Call write(handle) on a temporary text file, then rename it to path."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
 def write_json(path, data):
-    return _atomic_write(
+    """Write data as indented JSON (NaN is refused: pass it through json_value)."""
+    return atomic_write(
         path, lambda h: h.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
     )
 
 
 def write_rows(path, header, rows):
+    """Write a CSV file: a header row, then the rows."""
+
     def write(handle):
         writer = csv.writer(handle)
         writer.writerow(header)
         writer.writerows(rows)
 
-    return _atomic_write(path, write)
+    return atomic_write(path, write)
 
 
 def cell(value):
@@ -290,8 +275,9 @@ def write_plot(path, screen):
         return None
     figure = Figure(figsize=(9.0, 4.8), layout="constrained")
     ScreenDisplay.from_estimator(screen, ax=figure.add_subplot())
-    figure.savefig(path, dpi=100)
-    return Path(path)
+    return atomic_write(
+        path, lambda h: figure.savefig(h, format="png", dpi=100), binary=True
+    )
 
 
 def max_confidence(screen, X):

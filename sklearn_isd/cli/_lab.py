@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..utils._files import atomic_write, current_umask
 from ._campaign import (
     CAMPAIGN_FILE,
     CAMPAIGN_FORMAT,
@@ -56,7 +57,9 @@ def cmd_start(args):
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        shutil.copyfile(library.path, tmp / LIBRARY_COPY)
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0o700
+        content = library.path.read_bytes()
+        atomic_write(tmp / LIBRARY_COPY, lambda h: h.write(content), binary=True)
         screen.save(tmp / CAMPAIGN_FILE)
         batch_file = _write_batch(tmp, screen, library, batch)
         meta = {

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..utils._files import atomic_write
 from ._campaign import _status, load_campaign
 from ._errors import EXIT_OK, CampaignStateError
 from ._files import (
@@ -208,5 +209,8 @@ def _write_parquet(path, columns):
         return None
     frame = pd.DataFrame(columns)
     frame["round"] = frame["round"].astype("Int64")
-    frame.to_parquet(path, engine="pyarrow", index=False)
-    return Path(path)
+    return atomic_write(
+        path,
+        lambda h: frame.to_parquet(h, engine="pyarrow", index=False),
+        binary=True,
+    )
