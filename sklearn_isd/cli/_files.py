@@ -118,21 +118,20 @@ def read_library(path, smiles_col, id_col=None, label_col=None):
 
 
 def import_rdkit():
+    """RDKit's Chem and rdBase, or a DependencyError saying how to install it."""
     try:
-        from rdkit import Chem, DataStructs, rdBase
-        from rdkit.Chem import rdFingerprintGenerator
-        from rdkit.Chem.Scaffolds import MurckoScaffold
+        from rdkit import Chem, rdBase
     except ImportError:
         raise DependencyError(
             "RDKit is needed to read SMILES; install it with "
             "`pip install sklearn-isd[chem]` (or `pip install rdkit`)."
         ) from None
-    return Chem, DataStructs, rdBase, rdFingerprintGenerator, MurckoScaffold
+    return Chem, rdBase
 
 
 def featurize(library):
     """ECFP4 fingerprints of the library; invalid SMILES named by CSV row."""
-    Chem, _, rdBase, _, _ = import_rdkit()
+    Chem, rdBase = import_rdkit()
     from ..chem import MorganFingerprint
 
     transformer = MorganFingerprint(

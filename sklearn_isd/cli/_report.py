@@ -1,6 +1,5 @@
 """The report subcommand: the hybrid readout of a campaign, with provenance."""
 
-import math
 import sys
 from pathlib import Path
 
@@ -14,7 +13,6 @@ from ._files import (
     FEATURIZER,
     cell,
     fmt,
-    import_rdkit,
     json_value,
     max_confidence,
     nan_if_none,
@@ -27,40 +25,19 @@ from ._files import (
 
 REPORT_FORMAT = "sklearn-isd-report"
 REPORT_FORMAT_VERSION = 1
-
-
-def chem_annotations(smiles, measured_mask):
-    """Generic Murcko scaffolds and max Tanimoto similarity to the measured set.
-
-    Similarities are between ECFP4 bit vectors (2048 bits), computed with
-    RDKit's ``BulkTanimotoSimilarity``; a measured compound's nearest
-    measured compound is itself (similarity 1).
-    """
-    Chem, DataStructs, rdBase, rdFingerprintGenerator, MurckoScaffold = import_rdkit()
-    generator = rdFingerprintGenerator.GetMorganGenerator(
-        radius=FEATURIZER["radius"], fpSize=FEATURIZER["n_bits"]
-    )
-    block = rdBase.BlockLogs()  # noqa: F841 - silences RDKit while alive
-    scaffolds, fps = [], []
-    for smi in smiles:
-        mol = Chem.MolFromSmiles(smi)
-        core = MurckoScaffold.GetScaffoldForMol(mol)
-        try:
-            core = MurckoScaffold.MakeScaffoldGeneric(core)
-        except Exception:  # noqa: BLE001 - keep the plain scaffold
-            pass
-        scaffolds.append(Chem.MolToSmiles(core) if core.GetNumAtoms() else "")
-        fps.append(generator.GetFingerprint(mol))
-    measured = [fps[i] for i in np.flatnonzero(measured_mask)]
-    similarity = np.array(
-        [max(DataStructs.BulkTanimotoSimilarity(fp, measured)) for fp in fps]
-    )
-    return scaffolds, similarity
+SCAFFOLD_COLUMNS = [
+    "scaffold",
+    "n_members",
+    "n_measured",
+    "fraction_measured",
+    "mean_confidence_predicted",
+]
 
 
 def cmd_report(args):
+    """Write the readout, scaffolds, plot and manifest of a campaign."""
     campaign = load_campaign(args.campaign)
-    screen, meta, library = campaign.screen, campaign.meta, campaign.library
+    screen = campaign.screen
     if not screen.observed_mask_.any():
         raise CampaignStateError(
             "No result has been told yet: there is no readout to report. Tell the "
@@ -72,11 +49,43 @@ def cmd_report(args):
     out = Path(args.out) if args.out else campaign.directory / "report"
     out.mkdir(parents=True, exist_ok=True)
 
+    columns = readout_columns(campaign, args.domain_threshold)
+    written = [
+        write_rows(out / "readout.csv", list(columns), _readout_rows(columns)),
+        _write_parquet(out / "readout.parquet", columns),
+        _write_scaffolds(out / "scaffolds.csv", columns),
+        write_plot(out / "screen.png", screen),
+    ]
+    written = [p for p in written if p is not None]
+    manifest = _manifest(campaign, columns, args.domain_threshold, written)
+    written.append(write_json(out / "manifest.json", manifest))
+    n, n_measured = len(campaign.library), manifest["n_measured"]
+    n_outside = n - manifest["n_in_domain"]
+    bound = fmt(nan_if_none(manifest["system_lower_bound"]), ".4f") or "-"
+    print(
+        f"Readout of {n} compounds: {n_measured} measured, {n - n_measured} "
+        f"predicted ({n_outside} outside the applicability domain, similarity < "
+        f"{args.domain_threshold}).\n"
+        f"System accuracy lower bound: {bound} (target {screen.target}); status: "
+        f"{manifest['status']}.\n"
+        "Written: " + ", ".join(str(p) for p in written)
+    )
+    return EXIT_OK
+
+
+def readout_columns(campaign, domain_threshold):
+    """The columns of readout.csv, as lists of plain values (NaN for none)."""
+    from ..chem import scaffold_annotations
+
+    screen, library = campaign.screen, campaign.library
     measured = screen.observed_mask_
-    confidence = max_confidence(screen, campaign.X)
-    scaffolds, similarity = chem_annotations(library.smiles, measured)
-    in_domain = similarity >= args.domain_threshold
-    columns = {
+    scaffolds, similarity = scaffold_annotations(
+        library.smiles,
+        measured,
+        radius=FEATURIZER["radius"],
+        n_bits=FEATURIZER["n_bits"],
+    )
+    return {
         "id": library.ids,
         "smiles": library.smiles.tolist(),
         "value": [plain(v) for v in screen.transduction_],
@@ -84,55 +93,65 @@ def cmd_report(args):
         "round": [
             int(r) if m else None for r, m in zip(screen.acquired_iter_, measured)
         ],
-        "confidence": confidence.tolist(),
+        "confidence": max_confidence(screen, campaign.X).tolist(),
         "scaffold": scaffolds,
         "max_similarity": similarity.tolist(),
-        "in_domain": in_domain.tolist(),
+        "in_domain": (similarity >= domain_threshold).tolist(),
     }
-    rows = [
+
+
+def _readout_rows(columns):
+    """CSV rows of the readout: 4 decimals, empty cells for none."""
+    return [
         [
             columns["id"][i],
             columns["smiles"][i],
             cell(columns["value"][i]),
             columns["source"][i],
             cell(columns["round"][i]),
-            fmt(confidence[i], ".4f"),
-            scaffolds[i],
-            fmt(similarity[i], ".4f"),
-            str(bool(in_domain[i])).lower(),
+            fmt(columns["confidence"][i], ".4f"),
+            columns["scaffold"][i],
+            fmt(columns["max_similarity"][i], ".4f"),
+            str(columns["in_domain"][i]).lower(),
         ]
-        for i in range(len(library))
+        for i in range(len(columns["id"]))
     ]
-    written = [write_rows(out / "readout.csv", list(columns), rows)]
-    written.append(_write_parquet(out / "readout.parquet", columns))
 
-    table = _scaffold_table(scaffolds, measured, confidence)
-    written.append(
-        write_rows(
-            out / "scaffolds.csv",
-            [
-                "scaffold",
-                "n_members",
-                "n_measured",
-                "fraction_measured",
-                "mean_confidence_predicted",
-            ],
-            table,
-        )
+
+def _write_scaffolds(path, columns):
+    from ..chem import scaffold_summary
+
+    summary = scaffold_summary(
+        columns["scaffold"],
+        np.asarray(columns["source"]) == "measured",
+        columns["confidence"],
     )
-    written.append(write_plot(out / "screen.png", screen))
+    rows = [
+        [
+            summary["scaffold"][i],
+            int(summary["n_members"][i]),
+            int(summary["n_measured"][i]),
+            f"{summary['fraction_measured'][i]:.4f}",
+            fmt(summary["mean_confidence_predicted"][i], ".4f"),
+        ]
+        for i in range(len(summary["scaffold"]))
+    ]
+    return write_rows(path, SCAFFOLD_COLUMNS, rows)
 
-    h = screen.history_
+
+def _manifest(campaign, columns, domain_threshold, written):
+    """Provenance of the report: library, model, parameters, bound, files."""
     from .._persist import read_campaign
 
+    screen, meta = campaign.screen, campaign.meta
     stored, _ = read_campaign(campaign.directory / meta["campaign_file"])
     params = {
         k: json_value(v)
         for k, v in screen.get_params(deep=False).items()
         if k not in ("estimator", "oracle")
     }
-    n_measured = int(measured.sum())
-    manifest = {
+    n, n_measured = len(campaign.library), int(screen.observed_mask_.sum())
+    return {
         "format": REPORT_FORMAT,
         "format_version": REPORT_FORMAT_VERSION,
         "sklearn_isd_version": __version__,
@@ -142,7 +161,7 @@ def cmd_report(args):
             "file": meta["library"]["file"],
             "source": meta["library"]["source"],
             "sha256": meta["library"]["sha256"],
-            "n_compounds": len(library),
+            "n_compounds": n,
             "fingerprint": stored["library"]["fingerprint"],
             "featurizer": meta["featurizer"],
         },
@@ -151,49 +170,14 @@ def cmd_report(args):
         "parameters": params,
         "n_rounds": int(screen.n_iter_),
         "n_measured": n_measured,
-        "n_predicted": len(library) - n_measured,
-        "system_lower_bound": json_value(h["system_lower_bound"][-1]),
+        "n_predicted": n - n_measured,
+        "system_lower_bound": json_value(screen.history_["system_lower_bound"][-1]),
         "status": _status(screen),
         "termination_condition": screen.termination_condition_,
-        "domain_threshold": args.domain_threshold,
-        "n_in_domain": int(in_domain.sum()),
-        "files": [p.name for p in written if p is not None],
+        "domain_threshold": domain_threshold,
+        "n_in_domain": int(sum(columns["in_domain"])),
+        "files": [p.name for p in written],
     }
-    written.append(write_json(out / "manifest.json", manifest))
-    print(
-        f"Readout of {len(library)} compounds: {n_measured} measured, "
-        f"{len(library) - n_measured} predicted ({int((~in_domain).sum())} outside "
-        f"the applicability domain, similarity < {args.domain_threshold}).\n"
-        f"System accuracy lower bound: "
-        f"{fmt(nan_if_none(manifest['system_lower_bound']), '.4f') or '-'} "
-        f"(target {screen.target}); status: {manifest['status']}.\n"
-        "Written: " + ", ".join(str(p) for p in written if p is not None)
-    )
-    return EXIT_OK
-
-
-def _scaffold_table(scaffolds, measured, confidence):
-    groups = {}
-    for i, scaffold in enumerate(scaffolds):
-        groups.setdefault(scaffold, []).append(i)
-    table = []
-    for scaffold, members in groups.items():
-        members = np.asarray(members)
-        n_measured = int(measured[members].sum())
-        predicted = confidence[members[~measured[members]]]
-        predicted = predicted[~np.isnan(predicted)]
-        mean_conf = float(predicted.mean()) if predicted.size else math.nan
-        table.append(
-            [
-                scaffold,
-                members.size,
-                n_measured,
-                f"{n_measured / members.size:.4f}",
-                fmt(mean_conf, ".4f"),
-            ]
-        )
-    table.sort(key=lambda r: (-r[1], r[0]))
-    return table
 
 
 def _write_parquet(path, columns):
