@@ -2,6 +2,7 @@
 
 import argparse
 import math
+from argparse import SUPPRESS
 
 from .. import __version__
 from ..acquisition import ACQUISITION_FUNCTIONS
@@ -187,7 +188,10 @@ def _add_demo(commands):
             "Run a least-confidence hybrid screen with the KL stopping rule on "
             "the embedded QM9 subset (10,000 molecules, ECFP4, label = HOMO-LUMO "
             "gap above the full-set median), print a table of rounds and write "
-            "the hybrid readout as CSV. Needs RDKit (pip install sklearn-isd[chem])."
+            "the hybrid readout as CSV (columns index, smiles, label, source, "
+            "round, confidence). This is `simulate` on the embedded subset, with "
+            "LogisticRegression(C=0.5). Needs RDKit (pip install "
+            "sklearn-isd[chem])."
         ),
     )
     demo.add_argument(
@@ -215,14 +219,21 @@ def _add_demo(commands):
         help="probability that a round's bound fails, in (0, 1) (default: 0.05)",
     )
     demo.add_argument(
-        "--output",
+        "--out",
         default="hybrid_readout.csv",
+        metavar="FILE",
         help="CSV file for the readout (default: hybrid_readout.csv)",
     )
+    # The first spelling of --out, kept working but no longer shown.
+    demo.add_argument("--output", dest="out", default=SUPPRESS, help=SUPPRESS)
     demo.add_argument(
         "--random-state", type=int, default=0, help="seed of the screen (default: 0)"
     )
-    demo.add_argument(
+    _add_progress_arg(demo)
+
+
+def _add_progress_arg(parser):
+    parser.add_argument(
         "--no-progress", action="store_true", help="do not show a progress bar"
     )
 
@@ -246,6 +257,7 @@ def _add_simulate(commands):
     simulate.add_argument(
         "--out", required=True, metavar="DIR", help="folder for the outputs (created)"
     )
+    _add_progress_arg(simulate)
 
 
 def _add_start(commands):

@@ -3,34 +3,14 @@
 import sys
 import traceback
 
-from ._errors import EXIT_CAMPAIGN, EXIT_DEPENDENCY, EXIT_OK, EXIT_UNEXPECTED, CLIError
+from ._errors import EXIT_CAMPAIGN, EXIT_DEPENDENCY, EXIT_UNEXPECTED, CLIError
 from ._lab import cmd_start, cmd_tell
 from ._parser import build_parser
 from ._report import cmd_report
-from ._simulate import cmd_simulate
-
-
-def _cmd_demo(args):
-    from .._demo import run_demo
-
-    try:
-        run_demo(
-            n_molecules=args.n_molecules,
-            batch_size=args.batch_size,
-            target=args.target,
-            delta=args.delta,
-            output=args.output,
-            random_state=args.random_state,
-            progress=not args.no_progress,
-        )
-    except ImportError as exc:
-        print(f"sklearn-isd demo: {exc}", file=sys.stderr)
-        return EXIT_DEPENDENCY
-    return EXIT_OK
-
+from ._simulate import cmd_demo, cmd_simulate
 
 COMMANDS = {
-    "demo": _cmd_demo,
+    "demo": cmd_demo,
     "simulate": cmd_simulate,
     "start": cmd_start,
     "tell": cmd_tell,
