@@ -284,3 +284,27 @@ def test_help_of_every_subcommand(command, capsys):
     assert exc.value.code == 0
     printed = capsys.readouterr().out
     assert "exit codes:" in printed and "campaign state problem" in printed
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--batch-size", "400"], "batch_size=400 is larger than the library"),
+        (["--acquisition", "vote_entropy"], "needs a committee"),
+        (["--acquisition", "std"], "acquisition"),
+    ],
+)
+def test_the_screen_validates_the_options_once(
+    library, tmp_path, capsys, extra, message
+):
+    path, _ = library
+    common = [str(path), "--smiles-col", "smiles", "--id-col", "compound"]
+    argv = ["start", *common, "--out", str(tmp_path / "c"), *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "c").exists()
+    argv = ["simulate", *common, "--label-col", "active", "--out", str(tmp_path / "s")]
+    assert main([*argv, *extra, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err

@@ -1,5 +1,7 @@
 """Exit codes and the expected errors of the command line."""
 
+from contextlib import contextmanager
+
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
 EXIT_INPUT = 2
@@ -51,3 +53,29 @@ def problems_error(cls, summary, problems):
     if len(problems) > MAX_PROBLEMS:
         lines.append(f"  ... and {len(problems) - MAX_PROBLEMS} more")
     return cls("\n".join(lines))
+
+
+def one_line(text):
+    """A message on one line: its lines joined, spaces collapsed."""
+    return " ".join(str(text).split())
+
+
+@contextmanager
+def screen_errors(cls=InputError):
+    """Turn the ValueError of a screen into a one-line ``cls`` error.
+
+    HybridScreenCV validates its parameters and the batches it is told
+    (``fit``, ``ask``, ``tell``); the command line does not check them again
+    but reports the screen's message, on one line, with the exit code of
+    ``cls``. A CampaignFileError (a ValueError too) is left to
+    :func:`~sklearn_isd.cli.run_command`, which reports it as a campaign
+    state problem.
+    """
+    from .. import CampaignFileError
+
+    try:
+        yield
+    except CampaignFileError:
+        raise
+    except ValueError as exc:
+        raise cls(one_line(exc)) from None

@@ -21,7 +21,13 @@ from ._campaign import (
     known_classes,
     load_campaign,
 )
-from ._errors import EXIT_OK, CampaignStateError, InputError, problems_error
+from ._errors import (
+    EXIT_OK,
+    CampaignStateError,
+    InputError,
+    problems_error,
+    screen_errors,
+)
 from ._files import (
     FEATURIZER,
     featurize,
@@ -36,7 +42,6 @@ from ._files import (
     write_json,
 )
 from ._models import build_screen, make_model, screen_options
-from ._simulate import _check_batch_size
 
 
 def cmd_start(args):
@@ -50,9 +55,9 @@ def cmd_start(args):
     model, estimator = make_model(args.model, args.task)
     screen = build_screen(estimator, options)
     library = read_library(args.library, args.smiles_col, args.id_col)
-    _check_batch_size(options, len(library))
     X = featurize(library)
-    batch = screen.ask(X)
+    with screen_errors():
+        batch = screen.ask(X)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -193,8 +198,9 @@ def cmd_tell(args):
             print(f"Note: new class code(s) {new} in this batch.", file=sys.stderr)
 
     round_ = screen.n_iter_
-    screen.tell(np.asarray(indices, dtype=np.intp), labels)
-    batch = None if screen.stop_ else screen.ask()
+    with screen_errors():
+        screen.tell(np.asarray(indices, dtype=np.intp), labels)
+        batch = None if screen.stop_ else screen.ask()
     batch_file = None
     if batch is not None and batch.size:
         batch_file = _write_batch(campaign.directory, screen, campaign.library, batch)

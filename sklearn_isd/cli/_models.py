@@ -105,12 +105,7 @@ def screen_options(args):
 
 
 def build_screen(estimator, options, *, verbose=0):
-    """The HybridScreenCV of the options; acquisition checked against the model."""
+    """The HybridScreenCV of the options (the screen validates them itself)."""
     from .. import HybridScreenCV
-    from ..acquisition import get_acquisition
 
-    try:
-        get_acquisition(options["acquisition"], estimator)
-    except ValueError as exc:
-        raise InputError(f"--acquisition {options['acquisition']}: {exc}") from None
     return HybridScreenCV(estimator, verbose=verbose, **options)

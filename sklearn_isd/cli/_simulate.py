@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..utils._display import progress_disabled
-from ._errors import EXIT_OK, InputError
+from ._errors import EXIT_OK, screen_errors
 from ._files import (
     Library,
     cell,
@@ -92,7 +92,7 @@ def run_simulation(library, X, y, estimator, options, *, progress=True):
     """
     screen = build_screen(estimator, options, verbose=1)
     start = time.perf_counter()
-    with progress_disabled(not progress):
+    with progress_disabled(not progress), screen_errors():
         screen.fit(X, y)  # verbose=1 prints the table of rounds
     simulation = Simulation(
         library, y, screen, max_confidence(screen, X), time.perf_counter() - start
@@ -125,7 +125,6 @@ def cmd_simulate(args):
     model, estimator = make_model(args.model, args.task)
     library = read_library(args.library, args.smiles_col, args.id_col, args.label_col)
     y = parse_labels(library, args.task, args.label_col)
-    _check_batch_size(options, len(library))
     X = featurize(library)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -147,14 +146,6 @@ def cmd_simulate(args):
     ]
     print("Written: " + ", ".join(str(p) for p in written if p is not None))
     return EXIT_OK
-
-
-def _check_batch_size(options, n):
-    size = options["batch_size"]
-    if isinstance(size, int) and size > n:
-        raise InputError(
-            f"--batch-size {size} is larger than the library ({n} compounds)."
-        )
 
 
 def cmd_demo(args):
