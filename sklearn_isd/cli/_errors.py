@@ -10,8 +10,8 @@ EXIT_CAMPAIGN = 4
 
 EXIT_CODES_EPILOG = """\
 exit codes:
-  0  success (for tell, also when the target is reached: see its output and
-     the "status" field of campaign.json)
+  0  success (for tell, also when the target is reached: see its output, or
+     `sklearn-isd status CAMPAIGN_DIR`)
   1  unexpected error (a bug; the traceback is printed, please report it)
   2  invalid input: unreadable or malformed CSV, bad options, invalid SMILES,
      results that fail validation (nothing is written)

@@ -6,6 +6,7 @@ from argparse import SUPPRESS
 
 from .. import __version__
 from ..acquisition import ACQUISITION_FUNCTIONS
+from ._campaign import LOCK_TIMEOUT
 from ._errors import EXIT_CODES_EPILOG
 from ._models import DEFAULT_MODEL, MODEL_HELP, MODELS
 
@@ -185,14 +186,14 @@ def _add_demo(commands):
         "demo",
         help="run a hybrid screen on the embedded QM9 subset",
         description=(
-            "Run a least-confidence hybrid screen with the KL stopping rule on "
-            "the embedded QM9 subset (10,000 molecules, ECFP4, label = HOMO-LUMO "
-            "gap above the full-set median), print a table of rounds and write "
-            "the hybrid readout as CSV (columns index, smiles, label, source, "
-            "round, confidence). This is `simulate` on the embedded subset, with "
-            "LogisticRegression(C=0.5). Needs RDKit (pip install "
-            "sklearn-isd[chem])."
+            "Run a least-confidence hybrid screen with the KL stopping rule on the\n"
+            "embedded QM9 subset (10,000 molecules, ECFP4, label = HOMO-LUMO gap\n"
+            "above the full-set median), print a table of rounds and write the\n"
+            "hybrid readout as CSV (columns index, smiles, label, source, round,\n"
+            "confidence). This is `simulate` on the embedded subset, with\n"
+            "LogisticRegression(C=0.5). Needs RDKit (pip install sklearn-isd[chem])."
         ),
+        **COMMON,
     )
     demo.add_argument(
         "--n-molecules",
@@ -238,6 +239,18 @@ def _add_progress_arg(parser):
     )
 
 
+def _add_lock_arg(parser):
+    parser.add_argument(
+        "--lock-timeout",
+        type=_non_negative,
+        default=LOCK_TIMEOUT,
+        metavar="SECONDS",
+        help="how long to wait for another sklearn-isd command working on the "
+        "campaign before giving up with exit code 4, nothing written (default: "
+        f"{LOCK_TIMEOUT:g})",
+    )
+
+
 def _add_simulate(commands):
     simulate = commands.add_parser(
         "simulate",
@@ -266,10 +279,13 @@ def _add_start(commands):
         help="start a campaign and write the first batch to measure",
         description=(
             "Create CAMPAIGN_DIR with a copy of the library (later commands need\n"
-            "only the directory), the screen's state campaign.isd.npz, the options in\n"
-            "campaign.json, and the first batch to measure, batch_000.csv (columns\n"
-            "id, smiles, round; drawn at random, as no model exists yet). Refuses an\n"
-            "existing campaign: --out must not exist or be an empty directory."
+            "only the directory), campaign.json (what the campaign fixes: library,\n"
+            "columns, task, model, screen options; written once), the screen's state\n"
+            "campaign.isd.npz (the one file later commands change), and the first\n"
+            "batch to measure, batch_000.csv (columns id, smiles, round; drawn at\n"
+            "random, as no model exists yet). Refuses an existing campaign: --out\n"
+            "must not exist or be an empty directory (or an interrupted start,\n"
+            "which is done again)."
         ),
         **COMMON,
     )
@@ -281,6 +297,7 @@ def _add_start(commands):
         metavar="CAMPAIGN_DIR",
         help="the campaign directory to create",
     )
+    _add_lock_arg(start)
 
 
 def _add_tell(commands):
@@ -291,8 +308,8 @@ def _add_tell(commands):
             "Validate RESULTS.csv against the pending batch, then record the labels,\n"
             "refit the model, update the lower bound on the system accuracy and\n"
             "either write the next batch (batch_NNN.csv) or say that the screen\n"
-            "stopped (status in campaign.json: awaiting_results, target_reached,\n"
-            "max_fraction or all_acquired).\n\n"
+            "stopped (see `sklearn-isd status`). The campaign changes in one atomic\n"
+            "rename of campaign.isd.npz, which also logs the results file.\n\n"
             "Everything is checked before anything is written: unknown or empty\n"
             "ids, duplicates, ids outside the pending batch, missing values (empty,\n"
             "NA, NaN), non-numeric or non-finite values, and, for classification,\n"
@@ -324,6 +341,30 @@ def _add_tell(commands):
         "full batches: if failures depend on the compound, the bound of a "
         "partial round can be optimistic",
     )
+    _add_lock_arg(tell)
+
+
+def _add_status(commands):
+    status = commands.add_parser(
+        "status",
+        help="say where a campaign stands and which batch to measure",
+        description=(
+            "Print the status of a campaign (awaiting results, or stopped and why),\n"
+            "its round, how many compounds are measured, the lower bound on the\n"
+            "system accuracy and its target, and the pending batch file with the\n"
+            "number of its compounds still to measure. Reads the campaign file\n"
+            "without refitting the model; if the pending batch file is missing,\n"
+            "writes it again (the only write, under the campaign's lock)."
+        ),
+        **COMMON,
+    )
+    status.add_argument(
+        "campaign", metavar="CAMPAIGN_DIR", help="the campaign directory"
+    )
+    status.add_argument(
+        "--json", action="store_true", help="print the status as a JSON object"
+    )
+    _add_lock_arg(status)
 
 
 def _add_report(commands):
@@ -366,8 +407,8 @@ def _add_report(commands):
 
 
 def add_commands(commands):
-    """Add the simulate, start, tell and report subcommands to a subparsers."""
-    for add in (_add_simulate, _add_start, _add_tell, _add_report):
+    """Add the simulate, start, tell, status and report subcommands."""
+    for add in (_add_simulate, _add_start, _add_tell, _add_status, _add_report):
         add(commands)
 
 

@@ -7,10 +7,10 @@ import numpy as np
 
 from .. import __version__
 from ..utils._files import atomic_write
-from ._campaign import _status, load_campaign
+from ._campaign import CAMPAIGN_FILE, load_campaign, status_of
 from ._errors import EXIT_OK, CampaignStateError
-from ._files import (
-    FEATURIZER,
+from ._inputs import FEATURIZER
+from ._outputs import (
     cell,
     fmt,
     json_value,
@@ -141,10 +141,7 @@ def _write_scaffolds(path, columns):
 
 def _manifest(campaign, columns, domain_threshold, written):
     """Provenance of the report: library, model, parameters, bound, files."""
-    from .._persist import read_campaign
-
     screen, meta = campaign.screen, campaign.meta
-    stored, _ = read_campaign(campaign.directory / meta["campaign_file"])
     params = {
         k: json_value(v)
         for k, v in screen.get_params(deep=False).items()
@@ -162,7 +159,7 @@ def _manifest(campaign, columns, domain_threshold, written):
             "source": meta["library"]["source"],
             "sha256": meta["library"]["sha256"],
             "n_compounds": n,
-            "fingerprint": stored["library"]["fingerprint"],
+            "fingerprint": _fingerprint(campaign.directory / CAMPAIGN_FILE),
             "featurizer": meta["featurizer"],
         },
         "task": meta["task"],
@@ -172,12 +169,23 @@ def _manifest(campaign, columns, domain_threshold, written):
         "n_measured": n_measured,
         "n_predicted": n - n_measured,
         "system_lower_bound": json_value(screen.history_["system_lower_bound"][-1]),
-        "status": _status(screen),
+        "status": status_of(screen),
         "termination_condition": screen.termination_condition_,
         "domain_threshold": domain_threshold,
         "n_in_domain": int(sum(columns["in_domain"])),
         "files": [p.name for p in written],
     }
+
+
+def _fingerprint(path):
+    """The library fingerprint the campaign file holds.
+
+    The one private read of the command line: HybridScreenCV has no public
+    attribute for the fingerprint it checks on load.
+    """
+    from .._persist import read_campaign
+
+    return read_campaign(path)[0]["library"]["fingerprint"]
 
 
 def _write_parquet(path, columns):

@@ -8,12 +8,14 @@ from ._lab import cmd_start, cmd_tell
 from ._parser import build_parser
 from ._report import cmd_report
 from ._simulate import cmd_demo, cmd_simulate
+from ._status import cmd_status
 
 COMMANDS = {
     "demo": cmd_demo,
     "simulate": cmd_simulate,
     "start": cmd_start,
     "tell": cmd_tell,
+    "status": cmd_status,
     "report": cmd_report,
 }
 

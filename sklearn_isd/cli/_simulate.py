@@ -15,19 +15,16 @@ import numpy as np
 
 from ..utils._display import progress_disabled
 from ._errors import EXIT_OK, screen_errors
-from ._files import (
-    Library,
+from ._inputs import Library, featurize, parse_labels, read_library
+from ._models import build_screen, make_model, screen_options
+from ._outputs import (
     cell,
-    featurize,
     fmt,
     max_confidence,
-    parse_labels,
-    read_library,
     write_history,
     write_plot,
     write_rows,
 )
-from ._models import build_screen, make_model, screen_options
 
 #: Columns of simulate's readout.csv.
 READOUT_COLUMNS = ["id", "smiles", "value", "true_value", "source", "round"]
