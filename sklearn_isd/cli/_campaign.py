@@ -29,7 +29,13 @@ import numpy as np
 from sklearn.base import is_classifier
 
 from ..utils._files import current_umask, remove_stale_temporaries
-from ._errors import CampaignStateError, InputError, one_line, screen_errors
+from ._errors import (
+    CampaignStateError,
+    DependencyError,
+    InputError,
+    one_line,
+    screen_errors,
+)
 from ._inputs import featurize, read_bytes, read_library
 from ._outputs import now, write_rows
 from ._schema import parse_campaign_json
@@ -62,12 +68,40 @@ def _is_campaign_file_name(name):
 # --------------------------------------------------------------------------
 @contextmanager
 def campaign_lock(directory, timeout=LOCK_TIMEOUT):
-    """Run a block that writes the campaign.
+    """Hold the campaign's lock; a held lock is waited for ``timeout`` seconds.
 
-    The temporary files that killed writers left behind are removed first.
+    Inside the block no other sklearn-isd command writes the campaign, so
+    the temporary files that killed writers left behind are removed first.
+
+    Raises
+    ------
+    CampaignStateError
+        If another command still holds the lock after ``timeout`` seconds.
+    OSError
+        If the lock file cannot be created (e.g. a read-only folder).
     """
-    remove_stale_temporaries(directory, _is_campaign_file_name)
-    yield
+    try:
+        from filelock import FileLock, Timeout
+    except ImportError:
+        raise DependencyError(
+            "The campaign commands need the filelock package; install it with "
+            "`pip install sklearn-isd[cli]` (or `pip install filelock`)."
+        ) from None
+
+    lock = FileLock(Path(directory) / LOCK_FILE, timeout=timeout)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise CampaignStateError(
+            f"{directory} is busy: another sklearn-isd command is working on this "
+            f"campaign (waited {timeout:g} s for its lock, {LOCK_FILE}); nothing "
+            "was written. Run the command again once the other has finished."
+        ) from None
+    try:
+        remove_stale_temporaries(directory, _is_campaign_file_name)
+        yield
+    finally:
+        lock.release()
 
 
 # --------------------------------------------------------------------------
