@@ -238,3 +238,306 @@ def test_two_starts_on_one_folder_one_wins_the_other_exits_4(library, tmp_path, 
         _assert_one_line(err)
         assert "refusing to overwrite" in err or "busy" in err
         assert main(["status", str(out)]) == 0
+
+
+# --------------------------------------------------------------------------
+# Malformed campaign.json
+# --------------------------------------------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+#: Values out of range (or inconsistent with the campaign file) per field.
+OUT_OF_RANGE = {
+    "format": ["sklearn-isd-campaign", ""],
+    "format_version": [0, 1, 3, -1, 2.0, 10**30],
+    "sklearn_isd_version": ["", "x" * 200, "0.1\n0.2"],
+    "created": ["yesterday", "", "2026-13-45T00:00:00"],
+    "library.file": [
+        "../campaign/library.csv",
+        "/etc/passwd",
+        "sub/library.csv",
+        "..",
+        ".",
+        "",
+        "a\\b",
+        "missing.csv",
+        "campaign.isd.npz",
+    ],
+    "library.source": ["", "x" * 5000, "a\x00b"],
+    "library.sha256": ["abc", "sha256:" + "0" * 63, "SHA256:" + "0" * 64]
+    + ["sha256:" + "0" * 64],
+    "library.n_compounds": [0, -5, 2**41, 10**30, N - 1, N + 1],
+    "library.smiles_col": ["", "nope"],
+    "library.id_col": ["", "nope"],
+    "featurizer.name": ["AtomPair", ""],
+    "featurizer.radius": [3, 2.0, -1],
+    "featurizer.n_bits": [1024, 2**40],
+    "task": ["regression", "clustering", ""],
+    "model": ["svm", ""],
+    "estimator": ["", "x" * 20_000],
+    "screen.acquisition": ["random", ""],
+    "screen.batch_size": [0, -1, 2.5, BATCH + 1, float(BATCH), 10**400 // 10**300],
+    "screen.target": [1.5, 0, 0.9, -1],
+    "screen.delta": [2, 0, 0.1],
+    "screen.tolerance": [0.5, -1],
+    "screen.max_fraction": [0, 2, 0.5],
+    "screen.random_state": [-1, 2**32, 1, None, 0.5],
+}
+#: Nullable fields where null is a valid value (not a wrong type).
+NULL_IS_VALID = {"library.id_col", "screen.tolerance", "screen.random_state"}
+JSON_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.text(max_size=5),
+    st.lists(st.integers(0, 3), max_size=2),
+    st.dictionaries(st.text("abc", max_size=3), st.integers(0, 3), max_size=2),
+)
+
+
+def _paths(document, prefix=""):
+    for key, value in document.items():
+        yield prefix + key
+        if isinstance(value, dict):
+            yield from _paths(value, prefix + key + ".")
+
+
+def _locate(document, path):
+    *parents, key = path.split(".")
+    for parent in parents:
+        document = document[parent]
+    return document, key
+
+
+@st.composite
+def _mutations(draw, document):
+    """(mutated document, the field its error must name)."""
+    document = json.loads(json.dumps(document))
+    path = draw(st.sampled_from(sorted(_paths(document))))
+    parent, key = _locate(document, path)
+    kinds = ["missing", "extra", "wrong_type", "nested"]
+    if path in OUT_OF_RANGE:
+        kinds.append("out_of_range")
+    kind = draw(st.sampled_from(kinds))
+    original = parent[key]
+    if kind == "missing":
+        del parent[key]
+    elif kind == "extra":
+        extra = draw(
+            st.text("xyz_", min_size=1, max_size=8).filter(lambda k: k not in parent)
+        )
+        parent[extra] = draw(JSON_VALUES)
+        prefix = path.rpartition(".")[0]
+        return document, f"{prefix}.{extra}" if prefix else extra
+    elif kind == "wrong_type":
+        parent[key] = draw(
+            JSON_VALUES.filter(
+                lambda v: (
+                    type(v) is not type(original)
+                    and not (v is None and path in NULL_IS_VALID)
+                    and not (
+                        isinstance(v, int | float) and type(original) in (int, float)
+                    )
+                )
+            )
+        )
+    elif kind == "nested":
+        parent[key] = draw(st.sampled_from([[original], {"value": original}]))
+    else:
+        parent[key] = draw(st.sampled_from(OUT_OF_RANGE[path]))
+    return document, path
+
+
+@pytest.fixture(scope="module")
+def fuzzed(template, tmp_path_factory):
+    copy = tmp_path_factory.mktemp("fuzz") / "campaign"
+    shutil.copytree(template, copy)
+    return copy
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    # capsys is read before and after every command, so sharing it is safe.
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
+@given(data=st.data(), command=st.sampled_from(["status", "tell", "report"]))
+def test_every_malformed_campaign_json_is_exit_4_naming_the_field(
+    fuzzed, library, data, command, capsys
+):
+    path = fuzzed / "campaign.json"
+    original = path.read_bytes()
+    document, field = data.draw(_mutations(json.loads(original)))
+    try:
+        path.write_text(json.dumps(document), encoding="utf-8")
+        before = _snapshot(fuzzed)
+        argv = [command, str(fuzzed)]
+        if command == "tell":
+            ids = _batch_ids(fuzzed / "batch_000.csv")
+            argv.append(str(_results(library, ids, fuzzed.parent / "r.csv")))
+        capsys.readouterr()
+        assert main(argv) == 4
+        err = capsys.readouterr().err
+        _assert_one_line(err)
+        assert f"'{field}" in err, (field, err)
+        assert _snapshot(fuzzed) == before
+    finally:
+        path.write_bytes(original)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "not valid JSON"),
+        (b'{"format": "sklearn-isd-cli-campaign"', "not valid JSON"),
+        (b'{"format": "sklearn-isd-cli-\xff\xfe"}', "not UTF-8"),
+        (b"\xef\xbb\xbf{}", "not valid JSON"),
+        (b'{"format": NaN}', "NaN is not a JSON number"),
+        (b'{"format": -Infinity}', "-Infinity is not a JSON number"),
+        (b'{"format": 1e400}', "too large for a float"),
+        (b'{"format": ' + b"9" * 5000 + b"}", "not valid JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "nests too deeply"),
+        (b'{"format": 1, "format": 2}', "appears twice"),
+        (b"[]", "must hold a JSON object, got a list"),
+        (b'"sklearn-isd-cli-campaign"', "must hold a JSON object"),
+        (b"null", "must hold a JSON object, got null"),
+        (b"3", "must hold a JSON object, got 3"),
+        (b"{}", "field 'format'"),
+        (b" " * (1 << 20) + b"{}", "too large"),
+        (bytes(range(256)), "not UTF-8"),
+    ],
+)
+def test_invalid_campaign_json_files_are_exit_4(campaign, content, message, capsys):
+    (campaign / "campaign.json").write_bytes(content)
+    before = _snapshot(campaign)
+    for command in ("status", "report"):
+        assert main([command, str(campaign)]) == 4
+        err = capsys.readouterr().err
+        _assert_one_line(err)
+        assert message in err
+    assert _snapshot(campaign) == before
+
+
+def test_a_campaign_json_of_the_earlier_layout_is_refused_clearly(campaign, capsys):
+    document = json.loads((campaign / "campaign.json").read_text())
+    document.update(format_version=1, status="awaiting_results", tells=[])
+    (campaign / "campaign.json").write_text(json.dumps(document))
+    assert main(["status", str(campaign)]) == 4
+    err = capsys.readouterr().err
+    _assert_one_line(err)
+    assert "'format_version' is 1" in err and "earlier sklearn-isd" in err
+
+
+@pytest.mark.parametrize("column", ["gap", "compound"])
+def test_a_smiles_col_naming_another_column_is_exit_4(
+    column, library, campaign, tmp_path, capsys
+):
+    """tell and report featurize the library and notice; status reads no SMILES."""
+    _set_field(campaign, "library.smiles_col", column)
+    results = _results(
+        library, _batch_ids(campaign / "batch_000.csv"), tmp_path / "r.csv"
+    )
+    before = _snapshot(campaign)
+    for argv in (["tell", campaign, results], ["report", campaign]):
+        assert main([str(a) for a in argv]) == 4
+        err = capsys.readouterr().err
+        _assert_one_line(err)
+        assert "'library.smiles_col'" in err and "invalid SMILES" in err
+    assert _snapshot(campaign) == before
+
+
+# --------------------------------------------------------------------------
+# Paths confined to the campaign folder
+# --------------------------------------------------------------------------
+def _set_field(campaign, path, value):
+    document = json.loads((campaign / "campaign.json").read_text())
+    parent, key = _locate(document, path)
+    parent[key] = value
+    (campaign / "campaign.json").write_text(json.dumps(document))
+
+
+@pytest.mark.parametrize(
+    "escape",
+    ["../outside.csv", "/etc/passwd", "../../etc/passwd", "sub/../library.csv"],
+)
+def test_library_file_outside_the_campaign_is_refused(
+    escape, library, campaign, tmp_path, capsys
+):
+    (tmp_path / "outside.csv").write_text("SECRET-HEADER,x\n1,2\n")
+    _set_field(campaign, "library.file", escape)
+    results = _results(
+        library, _batch_ids(campaign / "batch_000.csv"), tmp_path / "r.csv"
+    )
+    before = _snapshot(campaign)
+    for argv in (
+        ["tell", campaign, results],
+        ["status", campaign],
+        ["report", campaign],
+    ):
+        assert main([str(a) for a in argv]) == 4
+        err = capsys.readouterr().err
+        _assert_one_line(err)
+        assert "'library.file'" in err and "SECRET" not in err and "root:" not in err
+    assert _snapshot(campaign) == before
+
+
+@pytest.mark.parametrize("name", ["library.csv", "campaign.isd.npz", "campaign.json"])
+def test_symbolic_links_leading_out_of_the_campaign_are_refused(
+    name, library, template, tmp_path, capsys
+):
+    """A link to another campaign's file: reading it, or advancing it, is refused."""
+    other, campaign = tmp_path / "other", tmp_path / "campaign"
+    shutil.copytree(template, other)
+    shutil.copytree(template, campaign)
+    (campaign / name).unlink()
+    (campaign / name).symlink_to(other / name)
+    results = _results(
+        library, _batch_ids(campaign / "batch_000.csv"), tmp_path / "r.csv"
+    )
+    before, others = _snapshot(campaign), _snapshot(other)
+    for argv in (
+        ["tell", campaign, results],
+        ["status", campaign],
+        ["report", campaign],
+    ):
+        assert main([str(a) for a in argv]) == 4
+        err = capsys.readouterr().err
+        _assert_one_line(err)
+        assert "symbolic link leading out of the campaign folder" in err
+    assert _snapshot(campaign) == before and _snapshot(other) == others
+
+
+def test_a_batch_file_linked_out_of_the_campaign_is_neither_read_nor_written(
+    library, campaign, tmp_path, capsys
+):
+    outside = tmp_path / "precious.csv"
+    outside.write_text("id\nkeep me\n")
+    results = _results(
+        library, _batch_ids(campaign / "batch_000.csv"), tmp_path / "r.csv"
+    )
+    (campaign / "batch_001.csv").symlink_to(outside)  # the next batch's name
+    assert main(["tell", str(campaign), str(results)]) == 0
+    assert outside.read_text() == "id\nkeep me\n"
+    assert not (campaign / "batch_001.csv").is_symlink()  # replaced, not followed
+    (campaign / "batch_001.csv").unlink()
+    (campaign / "batch_001.csv").symlink_to(outside)
+    assert main(["status", str(campaign)]) == 4
+    err = capsys.readouterr().err
+    _assert_one_line(err)
+    assert "symbolic link leading out" in err
+    assert outside.read_text() == "id\nkeep me\n"
+
+
+def test_a_campaign_folder_given_through_a_link_works(library, campaign, tmp_path):
+    link = tmp_path / "link"
+    link.symlink_to(campaign, target_is_directory=True)
+    results = _results(
+        library, _batch_ids(campaign / "batch_000.csv"), tmp_path / "r.csv"
+    )
+    assert main(["tell", str(link), str(results)]) == 0
+    assert main(["status", str(link)]) == 0

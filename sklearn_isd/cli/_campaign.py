@@ -36,7 +36,7 @@ from ._errors import (
     one_line,
     screen_errors,
 )
-from ._inputs import featurize, read_bytes, read_library
+from ._inputs import featurize, read_bytes, read_library, sha256_of
 from ._outputs import now, write_rows
 from ._schema import parse_campaign_json
 
@@ -152,7 +152,7 @@ def library_path(directory, meta):
     )
 
 
-def read_state(directory, X=None):
+def read_state(directory):
     """Load the screen and the log of the campaign file, as one version.
 
     Readers do not take the lock: the file is replaced atomically, and if it
@@ -162,8 +162,7 @@ def read_state(directory, X=None):
     Returns
     -------
     screen : HybridScreenCV
-        Loaded with ``X`` if given (then its fingerprint is checked), else
-        without the library (cheap: nothing is refit).
+        Loaded without the library (cheap: nothing is refit).
     log : list of dict
         The results files told, oldest first.
     """
@@ -174,7 +173,7 @@ def read_state(directory, X=None):
         before = _version(path, directory)
         with screen_errors(CampaignStateError):
             metadata = read_campaign_metadata(path)
-            screen = HybridScreenCV.load(path, X)
+            screen = HybridScreenCV.load(path)
         if _version(path, directory) == before:
             return screen, _check_log(metadata, path)
     raise CampaignStateError(f"{path} kept changing while it was read; try again.")
@@ -247,53 +246,76 @@ class Campaign:
     log: list
     library: object = None
     X: object = None
+    pending: object = None
 
 
 def load_campaign(directory, *, library=True):
     """Read campaign.json, the library copy and the campaign file.
 
-    With ``library=True`` the library is featurized and attached to the
-    screen (its fingerprint checked); without, only the library's ids are
-    read, and the screen is loaded without it (nothing is refit).
+    With ``library=True`` the library is featurized and given to the
+    screen's ``ask``, which checks its fingerprint, refits the model and
+    returns the pending batch (``Campaign.pending``); without, only the
+    library's ids are read and nothing is refit.
     """
     directory = Path(directory)
     meta = read_meta(directory)
     _version(confined(directory, CAMPAIGN_FILE, "The campaign file"), directory)
     lib = _read_library_copy(directory, meta)
-    X = featurize_copy(lib) if library else None
-    screen, log = read_state(directory, X)
+    X = featurize_copy(lib, meta) if library else None
+    screen, log = read_state(directory)
     check_against_state(meta, screen, directory / CAMPAIGN_JSON)
-    return Campaign(directory, meta, screen, log, lib, X)
+    campaign = Campaign(directory, meta, screen, log, lib, X)
+    if library:
+        campaign.pending = _attach(screen, X)
+    return campaign
+
+
+def _attach(screen, X):
+    """``screen.ask(X)``: the library checked, the model refit, the batch."""
+    from .. import CampaignFileError
+
+    try:
+        with screen_errors(CampaignStateError):
+            return screen.ask(X)
+    except CampaignFileError as exc:
+        raise CampaignStateError(
+            "The library copy, read with campaign.json fields 'library.smiles_col' "
+            f"and 'library.id_col', is not the campaign's library: {one_line(exc)}"
+        ) from None
 
 
 def _read_library_copy(directory, meta):
     lib_meta = meta["library"]
     path = library_path(directory, meta)
-    data = read_bytes(path, "The library copy", CampaignStateError)
-    try:
-        library = read_library(
-            path, lib_meta["smiles_col"], lib_meta["id_col"], data=data
+    what = "The library copy (campaign.json field 'library.file')"
+    data = read_bytes(path, what, CampaignStateError)
+    if sha256_of(data) != lib_meta["sha256"]:
+        raise CampaignStateError(
+            f"{what} {path} changed since the campaign started: it does not match "
+            "campaign.json field 'library.sha256'; restore it (a copy of the "
+            f"original is at {lib_meta['source']!r} unless that changed too)."
         )
+    try:
+        return read_library(path, lib_meta["smiles_col"], lib_meta["id_col"], data=data)
     except InputError as exc:
         raise CampaignStateError(
             f"The library copy is unusable with campaign.json's fields "
             f"'library.smiles_col' and 'library.id_col': {one_line(exc)}"
         ) from None
-    if library.sha256 != lib_meta["sha256"]:
-        raise CampaignStateError(
-            f"The library copy {path} changed since the campaign started (it does "
-            "not match campaign.json field 'library.sha256'); restore it (a copy of "
-            f"the original is at {lib_meta['source']!r} unless that changed too)."
-        )
-    return library
 
 
-def featurize_copy(library):
+def featurize_copy(library, meta):
     """Fingerprints of the library copy (bad SMILES there: a state problem)."""
     try:
         return featurize(library)
     except InputError as exc:
-        raise CampaignStateError(f"The library copy is unusable: {exc}") from None
+        lines = str(exc).splitlines()
+        first = one_line(lines[1] if len(lines) > 1 else lines[0])[:120]
+        raise CampaignStateError(
+            "The library copy has invalid SMILES in the column named by "
+            f"campaign.json field 'library.smiles_col' "
+            f"({meta['library']['smiles_col']!r}); first: {first}."
+        ) from None
 
 
 # --------------------------------------------------------------------------

@@ -163,8 +163,7 @@ def _tell(campaign, args, records, results_sha256):
             f"no batch to tell. Write its readout with `sklearn-isd report "
             f"{campaign.directory}`."
         )
-    with screen_errors(CampaignStateError):
-        pending = screen.ask()  # the batch stored in the campaign (and a refit)
+    pending = campaign.pending  # the batch stored in the campaign
     ensure_batch_file(campaign, pending)
     indices, labels, problems = validate_results(
         records, campaign, pending, args.partial

@@ -43,9 +43,8 @@ def cmd_report(args):
             "No result has been told yet: there is no readout to report. Tell the "
             f"first batch with `sklearn-isd tell {campaign.directory} RESULTS.csv`."
         )
-    # ask() refits the model on the measured labels (loading does not); the
-    # batch it returns is not saved: report changes nothing in the campaign.
-    screen.ask()
+    # Loading refit the model on the measured labels (its ask); nothing of it
+    # is saved: report changes nothing in the campaign.
     out = Path(args.out) if args.out else campaign.directory / "report"
     out.mkdir(parents=True, exist_ok=True)
 

@@ -11,7 +11,7 @@ from ._campaign import (
     load_campaign,
     status_of,
 )
-from ._errors import EXIT_OK, CampaignStateError, InputError, screen_errors
+from ._errors import EXIT_OK, CampaignStateError, InputError
 from ._inputs import read_csv
 from ._lab import STOP_REASONS
 from ._outputs import fmt, json_value, nan_if_none
@@ -83,9 +83,7 @@ def _write_missing_batch(directory, timeout):
     """Write the pending batch's missing file (needs the library: a refit)."""
     with campaign_lock(directory, timeout):
         campaign = load_campaign(directory)
-        with screen_errors(CampaignStateError):
-            pending = campaign.screen.ask()
-        ensure_batch_file(campaign, pending)
+        ensure_batch_file(campaign, campaign.pending)
 
 
 def _describe(info):
