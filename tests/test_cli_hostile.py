@@ -541,3 +541,91 @@ def test_a_campaign_folder_given_through_a_link_works(library, campaign, tmp_pat
     )
     assert main(["tell", str(link), str(results)]) == 0
     assert main(["status", str(link)]) == 0
+
+
+# --------------------------------------------------------------------------
+# Results values the labels or the model cannot hold
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("1e19", "class code '1e19' is out of range (a 64-bit integer)"),
+        ("9223372036854775808", "is out of range (a 64-bit integer)"),
+        ("-1e400", "out of range"),
+        ("9" * 5000, "out of range"),
+        ("2.5", "is not a numeric class code"),
+        ("inf", "is not a numeric class code"),
+    ],
+)
+def test_class_codes_out_of_range_are_refused_by_row(
+    value, message, library, campaign, tmp_path, capsys
+):
+    ids = _batch_ids(campaign / "batch_000.csv")
+    results = _results(library, ids, tmp_path / "r.csv")
+    lines = results.read_text().splitlines()
+    lines[3] = f"{ids[2]},{value}"  # row 4 of the file
+    results.write_text("\n".join(lines) + "\n")
+    before = _snapshot(campaign)
+    assert main(["tell", str(campaign), str(results)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "row 4: " in err and message in err
+    assert _snapshot(campaign) == before
+
+
+@pytest.fixture(scope="module")
+def regression_template(library, tmp_path_factory):
+    out = tmp_path_factory.mktemp("regression") / "campaign"
+    argv = _start_argv(library, out, "--task", "regression", "--tolerance", "0.05")
+    assert main(argv) == 0
+    return out
+
+
+@pytest.mark.parametrize("value", ["1e308", "-1e151", "1.8e308", "nan", "-inf"])
+def test_regression_values_whose_square_overflows_are_refused_by_row(
+    value, regression_template, tmp_path, capsys
+):
+    campaign = tmp_path / "campaign"
+    shutil.copytree(regression_template, campaign)
+    ids = _batch_ids(campaign / "batch_000.csv")
+    rows = [[cid, 0.1 * k] for k, cid in enumerate(ids)]
+    rows[6][1] = value
+    results = _write(tmp_path / "r.csv", ["id", "value"], rows)
+    before = _snapshot(campaign)
+    assert main(["tell", str(campaign), str(results)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "row 8: " in err and ids[6] in err
+    assert _snapshot(campaign) == before
+    rows[6][1] = "1e150"  # the largest magnitude accepted
+    _write(tmp_path / "r.csv", ["id", "value"], rows)
+    assert main(["tell", str(campaign), str(results)]) == 0
+    status = json.loads(_status_json(campaign, capsys))
+    assert status["n_measured"] == BATCH
+
+
+def _status_json(campaign, capsys):
+    capsys.readouterr()
+    assert main(["status", str(campaign), "--json"]) == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "task, value", [("classification", "1e19"), ("regression", "1e308")]
+)
+def test_simulate_refuses_labels_out_of_range_by_row(
+    task, value, library, tmp_path, capsys
+):
+    path, truth = library
+    rows = [[cid, 1 if y else 0] for cid, y in truth.items()]
+    from sklearn_isd.datasets import load_qm9
+
+    smiles = load_qm9(subset="embedded", task="classification").data[:N]
+    rows = [[cid, smi, y] for (cid, y), smi in zip(rows, smiles)]
+    rows[9][2] = value
+    lib = _write(tmp_path / "lib.csv", ["compound", "smiles", "y"], rows)
+    argv = ["simulate", lib, "--smiles-col", "smiles", "--label-col", "y"]
+    argv += ["--task", task, "--out", tmp_path / "out", "--no-progress"]
+    if task == "regression":
+        argv += ["--tolerance", "0.5"]
+    assert main([str(a) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "row 11: " in err and "out of range" in err

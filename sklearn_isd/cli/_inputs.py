@@ -4,6 +4,7 @@ import csv
 import hashlib
 import io
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,11 @@ from ._outputs import plain
 FEATURIZER = {"name": "MorganFingerprint", "radius": 2, "n_bits": 2048}
 #: Strings read as a missing value in a results or label column.
 MISSING = {"", "na", "n/a", "nan", "null", "none"}
+#: Largest magnitude of a measured value: 1e150 squared is 1e300, so the
+#: squared error of any prediction of such values is finite.
+MAX_VALUE = 1e150
+OUT_OF_RANGE = "out of range"
+_INT64 = np.iinfo(np.int64)
 
 
 def read_bytes(path, what, error=InputError):
@@ -169,30 +175,61 @@ def featurize(library):
 
 
 def parse_number(text):
-    """(value, problem): a float, or None and why not."""
+    """(value, problem): a float, or None and why not.
+
+    Values must be finite and at most ``MAX_VALUE`` in magnitude, so that
+    the squared errors the screen computes (batch and system MSE) stay
+    finite.
+    """
     if text.strip().lower() in MISSING:
         return None, "missing value"
     try:
         value = float(text)
     except ValueError:
-        return None, f"value {text!r} is not a number"
+        return None, f"value {text[:40]!r} is not a number"
     if not math.isfinite(value):
-        return None, f"value {text!r} is not finite"
+        return None, f"value {text[:40]!r} is not finite"
+    if abs(value) > MAX_VALUE:
+        return None, (
+            f"value {text[:40]!r} is {OUT_OF_RANGE} (|value| > {MAX_VALUE:g}, whose "
+            "squared error overflows)"
+        )
     return value, None
 
 
 def parse_class(text, classes):
-    """(label, problem) of a class label: a known class or an integer code."""
+    """(label, problem) of a class label: a known class or an integer code.
+
+    An integer code must fit the 64-bit integers the labels are stored in.
+    """
     if text.strip().lower() in MISSING:
         return None, "missing value"
     for c in classes:
         if text == str(c):
             return c, None
-    value, problem = parse_number(text)
-    if problem is None and value == int(value):
-        return int(value), None
+    code = _integer(text)
+    if code is not None and _INT64.min <= code <= _INT64.max:
+        return code, None
+    if code is not None:
+        return None, f"class code {text[:40]!r} is {OUT_OF_RANGE} (a 64-bit integer)"
     known = f" (classes so far: {[plain(c) for c in classes]})" if classes else ""
-    return None, f"value {text!r} is not a numeric class code{known}"
+    return None, f"value {text[:40]!r} is not a numeric class code{known}"
+
+
+def _integer(text):
+    """The integer a text spells ("12", "-3", "1e3", "2.0"), or None."""
+    text = text.strip()
+    if re.fullmatch(r"[+-]?[0-9]{1,4000}", text):
+        return int(text)  # exact, however large
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if math.isfinite(value) and value == int(value):
+        return int(value)
+    if math.isinf(value) and re.fullmatch(r"[+-]?[0-9.]+(e[+-]?[0-9]+)?", text, re.I):
+        return int(2**64)  # a finite number too large for a float: out of range
+    return None
 
 
 def parse_labels(library, task, label_col):
@@ -203,7 +240,11 @@ def parse_labels(library, task, label_col):
             value, problem = parse_number(text)
         else:
             value, problem = parse_class(text, ())
-            if problem is not None and text.strip().lower() not in MISSING:
+            if (
+                problem is not None
+                and text.strip().lower() not in MISSING
+                and OUT_OF_RANGE not in problem
+            ):
                 value, problem = text, None  # class names ("active") are fine
         if problem:
             problems.append(f"row {row}: {problem}")
