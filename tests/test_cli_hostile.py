@@ -8,6 +8,7 @@ leave the campaign's files exactly as they were.
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -629,3 +630,218 @@ def test_simulate_refuses_labels_out_of_range_by_row(
     assert main([str(a) for a in argv]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "row 11: " in err and "out of range" in err
+
+
+# --------------------------------------------------------------------------
+# OS errors: one line, a documented exit code, nothing lost
+# --------------------------------------------------------------------------
+def _fsize_limited(limit):
+    """preexec_fn: a file-size limit (RLIMIT_FSIZE; works as root too)."""
+    import resource
+
+    def limit_():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return limit_
+
+
+def _no_temporaries(folder):
+    return not [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_file_size_limit_during_tell_is_exit_4_and_loses_nothing(
+    library, campaign, tmp_path, capsys
+):
+    results = _results(
+        library, _batch_ids(campaign / "batch_000.csv"), tmp_path / "r.csv"
+    )
+    state = (campaign / "campaign.isd.npz").read_bytes()
+    assert len(state) > 4096  # the batch file fits the limit, the state does not
+    result = _run(["tell", campaign, results], preexec_fn=_fsize_limited(4096))
+    assert result.returncode == 4, result.stderr
+    _assert_one_line(result.stderr)
+    assert "campaign.isd.npz: File too large (EFBIG)" in result.stderr
+    assert (campaign / "campaign.isd.npz").read_bytes() == state
+    assert _no_temporaries(campaign)
+    assert main(["tell", str(campaign), str(results)]) == 0  # without the limit
+
+
+def test_file_size_limit_during_start_leaves_an_interrupted_start(
+    library, tmp_path, capsys
+):
+    out = tmp_path / "campaign"
+    result = _run(_start_argv(library, out), preexec_fn=_fsize_limited(4096))
+    assert result.returncode == 4, result.stderr
+    _assert_one_line(result.stderr)
+    assert "File too large (EFBIG)" in result.stderr
+    assert main(["status", str(out)]) == 4
+    assert "was interrupted" in capsys.readouterr().err
+    assert main(_start_argv(library, out)) == 0
+    assert main(["status", str(out)]) == 0
+
+
+@pytest.mark.parametrize("where, code", [("campaign", 4), ("elsewhere", 2)])
+def test_file_size_limit_during_report_names_whose_file(
+    where, code, library, campaign, tmp_path
+):
+    results = _results(
+        library, _batch_ids(campaign / "batch_000.csv"), tmp_path / "r.csv"
+    )
+    assert main(["tell", str(campaign), str(results)]) == 0
+    argv = ["report", campaign]
+    if where == "elsewhere":
+        argv += ["--out", tmp_path / "report"]
+    state = _snapshot(campaign)
+    result = _run(argv, preexec_fn=_fsize_limited(2048))
+    assert result.returncode == code, result.stderr
+    _assert_one_line(result.stderr)
+    assert "File too large (EFBIG)" in result.stderr
+    assert _snapshot(campaign) == state and _no_temporaries(tmp_path)
+
+
+def test_file_size_limit_during_simulate_is_exit_2(library, tmp_path):
+    path, _ = library
+    argv = ["simulate", path, "--smiles-col", "smiles", "--label-col", "active"]
+    argv += ["--batch-size", "30", "--out", tmp_path / "sim", "--no-progress"]
+    result = _run(argv, preexec_fn=_fsize_limited(1024))
+    assert result.returncode == 2, result.stderr
+    _assert_one_line(result.stderr)
+    assert "File too large (EFBIG)" in result.stderr
+    assert _no_temporaries(tmp_path)
+
+
+@pytest.mark.parametrize("command", ["tell", "start"])
+def test_a_full_disk_is_exit_4_and_loses_nothing(
+    command, library, campaign, tmp_path, monkeypatch, capsys
+):
+    import errno
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    results = _results(
+        library, _batch_ids(campaign / "batch_000.csv"), tmp_path / "r.csv"
+    )
+    out = tmp_path / "new"
+    argv = (
+        ["tell", campaign, results] if command == "tell" else _start_argv(library, out)
+    )
+    before = _snapshot(campaign)
+    monkeypatch.setattr(os, "fsync", full)
+    assert main([str(a) for a in argv]) == 4
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    _assert_one_line(err)
+    assert "No space left on device (ENOSPC)" in err
+    assert _snapshot(campaign) == before and _no_temporaries(tmp_path)
+    assert main([str(a) for a in argv]) == 0  # once there is space again
+
+
+@pytest.mark.parametrize("command", ["tell", "start", "report"])
+def test_a_read_only_folder_is_exit_4_and_loses_nothing(
+    command, library, campaign, tmp_path, monkeypatch, capsys
+):
+    """Writes refused as in a read-only file system (EROFS), even as root."""
+    import errno
+    import tempfile
+
+    def read_only(*args, dir=None, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(dir))
+
+    results = _results(
+        library, _batch_ids(campaign / "batch_000.csv"), tmp_path / "r.csv"
+    )
+    argv = {
+        "tell": ["tell", campaign, results],
+        "start": _start_argv(library, campaign / "sub"),
+        "report": ["report", campaign],
+    }[command]
+    if command == "report":
+        assert main(["tell", str(campaign), str(results)]) == 0
+        (campaign / "report").mkdir()
+    before = _snapshot(campaign)
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    assert main([str(a) for a in argv]) == 4
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    _assert_one_line(err)
+    assert "Read-only file system (EROFS)" in err
+    assert _snapshot(campaign) == before
+    assert main(["status", str(campaign)]) == 0  # a read-only campaign reads
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0,
+    reason="root writes into read-only folders",
+)
+def test_a_chmod_read_only_campaign_refuses_tell_but_reads(
+    library, campaign, tmp_path, capsys
+):
+    results = _results(
+        library, _batch_ids(campaign / "batch_000.csv"), tmp_path / "r.csv"
+    )
+    before = _snapshot(campaign)
+    campaign.chmod(0o555)
+    try:
+        assert main(["tell", str(campaign), str(results)]) == 4
+        err = capsys.readouterr().err
+        _assert_one_line(err)
+        assert "Permission denied (EACCES)" in err
+        assert main(["status", str(campaign)]) == 0
+        assert main(["report", str(campaign), "--out", str(tmp_path / "rep")]) == 4
+    finally:
+        campaign.chmod(0o755)
+    assert _snapshot(campaign) == before
+
+
+@pytest.mark.parametrize(
+    "argv, code, message",
+    [
+        (["tell", "{campaign}", "{tmp}/missing.csv"], 2, "no such file"),
+        (["tell", "{campaign}", "{tmp}"], 2, "is a folder, not a file"),
+        (["status", "{tmp}/nowhere"], 4, "No campaign directory"),
+        (["status", "{tmp}"], 4, "is not an sklearn-isd campaign"),
+        (
+            ["start", "{tmp}/missing.csv", "--smiles-col", "s", "--out", "{tmp}/c"],
+            2,
+            "no such file",
+        ),
+        (
+            ["start", "{library}", "--smiles-col", "smiles", "--out", "{library}"],
+            4,
+            "is not a directory",
+        ),
+        (
+            [
+                "simulate",
+                "{library}",
+                "--smiles-col",
+                "smiles",
+                "--label-col",
+                "active",
+                "--out",
+                "{library}",
+            ],
+            2,
+            "File exists (EEXIST)",
+        ),
+        (["report", "{campaign}", "--out", "{library}"], 2, "File exists (EEXIST)"),
+    ],
+)
+def test_missing_and_wrong_kinds_of_files_are_one_line_errors(
+    argv, code, message, library, campaign, tmp_path, capsys
+):
+    if argv[0] == "report":
+        ids = _batch_ids(campaign / "batch_000.csv")
+        assert (
+            main(
+                ["tell", str(campaign), str(_results(library, ids, tmp_path / "r.csv"))]
+            )
+            == 0
+        )
+    names = {"campaign": campaign, "tmp": tmp_path, "library": library[0]}
+    capsys.readouterr()
+    assert main([a.format(**names) for a in argv]) == code
+    err = capsys.readouterr().err
+    _assert_one_line(err)
+    assert message in err
