@@ -452,6 +452,54 @@ def test_a_smiles_col_naming_another_column_is_exit_4(
     assert _snapshot(campaign) == before
 
 
+def _damage_state(path, damage):
+    """Rewrite a campaign file with its manifest or metadata damaged."""
+    arrays = dict(np.load(path, allow_pickle=False))
+    manifest = json.loads(str(arrays["manifest"]))
+    if damage == "missing_params":
+        del manifest["params"]
+    elif damage == "n_iter_text":
+        manifest["n_iter"] = "x"
+    elif damage == "history_keys_number":
+        manifest["history_keys"] = 3
+    elif damage == "no_log":
+        manifest["metadata"] = None
+    elif damage == "log_not_a_list":
+        manifest["metadata"] = {"format": "sklearn-isd-cli-log", "tells": "x"}
+    arrays["manifest"] = np.array(json.dumps(manifest))
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "missing_params",
+        "n_iter_text",
+        "history_keys_number",
+        "no_log",
+        "log_not_a_list",
+        "truncated",
+        "not_a_zip",
+    ],
+)
+def test_a_damaged_campaign_file_is_exit_4(damage, campaign, capsys):
+    path = campaign / "campaign.isd.npz"
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:500])
+    elif damage == "not_a_zip":
+        path.write_text("id,value\n")
+    else:
+        _damage_state(path, damage)
+    before = _snapshot(campaign)
+    for command in ("status", "report"):
+        assert main([command, str(campaign)]) == 4
+        err = capsys.readouterr().err
+        _assert_one_line(err)
+        assert "campaign.isd.npz" in err
+    assert _snapshot(campaign) == before
+
+
 # --------------------------------------------------------------------------
 # Paths confined to the campaign folder
 # --------------------------------------------------------------------------

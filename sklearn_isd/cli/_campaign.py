@@ -49,6 +49,17 @@ LOG_FORMAT = "sklearn-isd-cli-log"
 #: Seconds a command waits for another one holding the campaign's lock.
 LOCK_TIMEOUT = 10.0
 _BATCH_NAME = "batch_{:03d}.csv"
+#: Errors HybridScreenCV.load raises on a campaign file whose manifest or
+#: arrays were damaged (beyond the CampaignFileError it raises itself).
+_CORRUPTED = (
+    ValueError,
+    KeyError,
+    TypeError,
+    IndexError,
+    AttributeError,
+    RecursionError,
+    OverflowError,
+)
 
 
 def batch_name(round_):
@@ -166,14 +177,21 @@ def read_state(directory):
     log : list of dict
         The results files told, oldest first.
     """
-    from .. import HybridScreenCV, read_campaign_metadata
+    from .. import CampaignFileError, HybridScreenCV, read_campaign_metadata
 
     path = confined(directory, CAMPAIGN_FILE, "The campaign file")
     for _ in range(5):
         before = _version(path, directory)
-        with screen_errors(CampaignStateError):
+        try:
             metadata = read_campaign_metadata(path)
             screen = HybridScreenCV.load(path)
+        except CampaignFileError:
+            raise
+        except _CORRUPTED as exc:  # what a damaged manifest makes load raise
+            raise CampaignStateError(
+                f"The campaign file {path} is corrupted ({type(exc).__name__}: "
+                f"{one_line(exc)[:200]})."
+            ) from None
         if _version(path, directory) == before:
             return screen, _check_log(metadata, path)
     raise CampaignStateError(f"{path} kept changing while it was read; try again.")
