@@ -683,79 +683,74 @@ def test_simulate_refuses_labels_out_of_range_by_row(
 # --------------------------------------------------------------------------
 # OS errors: one line, a documented exit code, nothing lost
 # --------------------------------------------------------------------------
-def _fsize_limited(limit):
-    """preexec_fn: a file-size limit (RLIMIT_FSIZE; works as root too)."""
-    import resource
-
-    def limit_():
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    return limit_
+#: Runs command lines one after the other in one process whose files may not
+#: grow beyond a size (RLIMIT_FSIZE: EFBIG, even as root); prints one JSON
+#: line per command.
+SIZE_LIMITED = """\
+import contextlib, io, json, resource, sys
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+from sklearn_isd.__main__ import main
+for argv in json.loads(sys.argv[2]):
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        code = main(argv)
+    print(json.dumps({"code": code, "err": err.getvalue()}), flush=True)
+"""
 
 
 def _no_temporaries(folder):
     return not [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
 
 
-def test_file_size_limit_during_tell_is_exit_4_and_loses_nothing(
-    library, campaign, tmp_path, capsys
+def test_a_file_size_limit_is_one_line_naming_whose_file_and_loses_nothing(
+    library, template, tmp_path, capsys
 ):
-    results = _results(
-        library, _batch_ids(campaign / "batch_000.csv"), tmp_path / "r.csv"
-    )
-    state = (campaign / "campaign.isd.npz").read_bytes()
-    assert len(state) > 4096  # the batch file fits the limit, the state does not
-    result = _run(["tell", campaign, results], preexec_fn=_fsize_limited(4096))
-    assert result.returncode == 4, result.stderr
-    _assert_one_line(result.stderr)
-    assert "campaign.isd.npz: File too large (EFBIG)" in result.stderr
-    assert (campaign / "campaign.isd.npz").read_bytes() == state
-    assert _no_temporaries(campaign)
-    assert main(["tell", str(campaign), str(results)]) == 0  # without the limit
-
-
-def test_file_size_limit_during_start_leaves_an_interrupted_start(
-    library, tmp_path, capsys
-):
-    out = tmp_path / "campaign"
-    result = _run(_start_argv(library, out), preexec_fn=_fsize_limited(4096))
-    assert result.returncode == 4, result.stderr
-    _assert_one_line(result.stderr)
-    assert "File too large (EFBIG)" in result.stderr
-    assert main(["status", str(out)]) == 4
-    assert "was interrupted" in capsys.readouterr().err
-    assert main(_start_argv(library, out)) == 0
-    assert main(["status", str(out)]) == 0
-
-
-@pytest.mark.parametrize("where, code", [("campaign", 4), ("elsewhere", 2)])
-def test_file_size_limit_during_report_names_whose_file(
-    where, code, library, campaign, tmp_path
-):
-    results = _results(
-        library, _batch_ids(campaign / "batch_000.csv"), tmp_path / "r.csv"
-    )
-    assert main(["tell", str(campaign), str(results)]) == 0
-    argv = ["report", campaign]
-    if where == "elsewhere":
-        argv += ["--out", tmp_path / "report"]
-    state = _snapshot(campaign)
-    result = _run(argv, preexec_fn=_fsize_limited(2048))
-    assert result.returncode == code, result.stderr
-    _assert_one_line(result.stderr)
-    assert "File too large (EFBIG)" in result.stderr
-    assert _snapshot(campaign) == state and _no_temporaries(tmp_path)
-
-
-def test_file_size_limit_during_simulate_is_exit_2(library, tmp_path):
+    """tell, start, report (in and out of the campaign) and simulate, each
+    writing a file over 4 KiB: exit 4 for the campaign's, 2 for the user's."""
     path, _ = library
-    argv = ["simulate", path, "--smiles-col", "smiles", "--label-col", "active"]
-    argv += ["--batch-size", "30", "--out", tmp_path / "sim", "--no-progress"]
-    result = _run(argv, preexec_fn=_fsize_limited(1024))
-    assert result.returncode == 2, result.stderr
-    _assert_one_line(result.stderr)
-    assert "File too large (EFBIG)" in result.stderr
+    campaign, told, new = (tmp_path / name for name in ("campaign", "told", "new"))
+    shutil.copytree(template, campaign)
+    shutil.copytree(template, told)
+    results = _results(
+        library, _batch_ids(campaign / "batch_000.csv"), tmp_path / "r.csv"
+    )
+    assert main(["tell", str(told), str(results)]) == 0
+    simulate = ["simulate", path, "--smiles-col", "smiles", "--label-col", "active"]
+    commands = {  # argv: the expected exit code
+        ("tell", campaign, results): 4,
+        tuple(_start_argv(library, new)): 4,
+        ("report", told): 4,
+        ("report", told, "--out", tmp_path / "report"): 2,
+        (
+            *simulate,
+            "--batch-size",
+            "30",
+            "--out",
+            tmp_path / "sim",
+            "--no-progress",
+        ): 2,
+    }
+    assert (campaign / "campaign.isd.npz").stat().st_size > 4096
+    states = {c: _snapshot(c) for c in (campaign, told)}
+    argvs = [[str(a) for a in argv] for argv in commands]
+    result = subprocess.run(
+        [sys.executable, "-c", SIZE_LIMITED, "4096", json.dumps(argvs)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    outcomes = [json.loads(line) for line in result.stdout.splitlines()]
+    for argv, code, outcome in zip(argvs, commands.values(), outcomes):
+        assert outcome["code"] == code, (argv, outcome)
+        _assert_one_line(outcome["err"])
+        assert "File too large (EFBIG)" in outcome["err"]
+    assert all(_snapshot(c) == state for c, state in states.items())
     assert _no_temporaries(tmp_path)
+    assert main(["tell", str(campaign), str(results)]) == 0  # without the limit
+    assert main(["status", str(new)]) == 4  # an interrupted start...
+    assert "was interrupted" in capsys.readouterr().err
+    assert main(_start_argv(library, new)) == 0  # ...that start completes
 
 
 @pytest.mark.parametrize("command", ["tell", "start"])

@@ -190,7 +190,12 @@ def _tell(campaign, args, records, results_sha256):
             campaign.directory, screen.n_iter_, campaign.library, batch
         )
     entry = log_entry(round_, args.results, results_sha256, len(indices), pending.size)
-    commit(campaign.directory, screen, [*campaign.log, entry])
+    try:
+        commit(campaign.directory, screen, [*campaign.log, entry])
+    except BaseException:
+        if batch_file is not None:  # the batch of a round that did not happen
+            (campaign.directory / batch_file).unlink(missing_ok=True)
+        raise
     return _Told(len(indices), int(pending.size), batch, batch_file)
 
 
