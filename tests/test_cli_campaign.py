@@ -457,3 +457,27 @@ def test_tell_killed_between_writes_loses_nothing(n, told, library, tmp_path, ca
     assert (campaign / "batch_003.csv").read_bytes() == (
         reference / "batch_003.csv"
     ).read_bytes()
+
+
+def test_campaign_files_get_the_permissions_of_the_umask(library, tmp_path):
+    """Colleagues sharing a lab folder (umask 002) can read and write them."""
+    import os
+    import stat
+
+    previous = os.umask(0o002)
+    try:
+        campaign = tmp_path / "campaign"
+        assert _start(library, campaign) == 0
+        results = _results(library, campaign / "batch_000.csv", tmp_path / "r.csv")
+        assert main(["tell", str(campaign), str(results)]) == 0
+        assert main(["report", str(campaign)]) == 0
+    finally:
+        os.umask(previous)
+    # The lock file is filelock's, whose mode depends on its version.
+    paths = [campaign, *(p for p in campaign.rglob("*") if p.name != ".campaign.lock")]
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in paths}
+    expected = {p.name: 0o775 if p.is_dir() else 0o664 for p in paths}
+    assert modes == expected
+    assert {"campaign.isd.npz", "batch_001.csv", "readout.csv", "screen.png"} <= set(
+        modes
+    )
