@@ -163,38 +163,65 @@ def library_path(directory, meta):
     )
 
 
-def read_state(directory):
+def read_state(directory, X=None):
     """Load the screen and the log of the campaign file, as one version.
 
     Readers do not take the lock: the file is replaced atomically, and if it
     was replaced while it was read (another command committed), it is read
     again, so the screen and the log always come from one version.
 
+    Parameters
+    ----------
+    directory : path
+        The campaign directory.
+    X : sparse matrix, default=None
+        The featurized library. Without it, the screen is loaded without the
+        library (cheap: nothing is refit); with it, the file is first loaded
+        without, so that a damaged file and a library that is not the
+        campaign's get their own messages, then with the library.
+
     Returns
     -------
     screen : HybridScreenCV
-        Loaded without the library (cheap: nothing is refit).
     log : list of dict
         The results files told, oldest first.
     """
-    from .. import CampaignFileError, HybridScreenCV, read_campaign_metadata
-
     path = confined(directory, CAMPAIGN_FILE, "The campaign file")
     for _ in range(5):
         before = _version(path, directory)
-        try:
-            metadata = read_campaign_metadata(path)
-            screen = HybridScreenCV.load(path)
-        except CampaignFileError:
-            raise
-        except _CORRUPTED as exc:  # what a damaged manifest makes load raise
-            raise CampaignStateError(
-                f"The campaign file {path} is corrupted ({type(exc).__name__}: "
-                f"{one_line(exc)[:200]})."
-            ) from None
+        screen, metadata = _load(path)
+        if X is not None:
+            screen = _load_with_library(path, X)
         if _version(path, directory) == before:
             return screen, _check_log(metadata, path)
     raise CampaignStateError(f"{path} kept changing while it was read; try again.")
+
+
+def _load(path):
+    from .. import CampaignFileError, HybridScreenCV, read_campaign_metadata
+
+    try:
+        return HybridScreenCV.load(path), read_campaign_metadata(path)
+    except CampaignFileError:
+        raise
+    except _CORRUPTED as exc:  # what a damaged manifest makes load raise
+        raise CampaignStateError(
+            f"The campaign file {path} is corrupted ({type(exc).__name__}: "
+            f"{one_line(exc)[:200]})."
+        ) from None
+
+
+def _load_with_library(path, X):
+    from .. import CampaignFileError, HybridScreenCV
+
+    try:
+        with screen_errors(CampaignStateError):
+            return HybridScreenCV.load(path, X)
+    except CampaignFileError as exc:
+        raise CampaignStateError(
+            "The library copy, read with campaign.json fields 'library.smiles_col' "
+            f"and 'library.id_col', is not the campaign's library: {one_line(exc)}"
+        ) from None
 
 
 def _version(path, directory):
@@ -270,36 +297,23 @@ class Campaign:
 def load_campaign(directory, *, library=True):
     """Read campaign.json, the library copy and the campaign file.
 
-    With ``library=True`` the library is featurized and given to the
-    screen's ``ask``, which checks its fingerprint, refits the model and
-    returns the pending batch (``Campaign.pending``); without, only the
-    library's ids are read and nothing is refit.
+    With ``library=True`` the library is featurized and given to the screen
+    (its fingerprint checked), and ``ask`` refits the model and returns the
+    pending batch (``Campaign.pending``); without, only the library's ids
+    are read and nothing is refit.
     """
     directory = Path(directory)
     meta = read_meta(directory)
     _version(confined(directory, CAMPAIGN_FILE, "The campaign file"), directory)
     lib = _read_library_copy(directory, meta)
     X = featurize_copy(lib, meta) if library else None
-    screen, log = read_state(directory)
+    screen, log = read_state(directory, X)
     check_against_state(meta, screen, directory / CAMPAIGN_JSON)
     campaign = Campaign(directory, meta, screen, log, lib, X)
     if library:
-        campaign.pending = _attach(screen, X)
-    return campaign
-
-
-def _attach(screen, X):
-    """``screen.ask(X)``: the library checked, the model refit, the batch."""
-    from .. import CampaignFileError
-
-    try:
         with screen_errors(CampaignStateError):
-            return screen.ask(X)
-    except CampaignFileError as exc:
-        raise CampaignStateError(
-            "The library copy, read with campaign.json fields 'library.smiles_col' "
-            f"and 'library.id_col', is not the campaign's library: {one_line(exc)}"
-        ) from None
+            campaign.pending = screen.ask()
+    return campaign
 
 
 def _read_library_copy(directory, meta):
