@@ -7,6 +7,10 @@ without it.
 - :class:`MorganFingerprint` turns SMILES into sparse ECFP bit (or count)
   vectors, so that ``make_pipeline(MorganFingerprint(), LogisticRegression())``
   works on a list of SMILES.
+- :func:`scaffold_annotations` and :func:`scaffold_summary` describe a
+  readout by chemotype: the generic Murcko scaffold of each compound, its
+  similarity to the nearest measured compound, and per scaffold how much
+  was measured;
 - :func:`atom_counts`, :func:`fit_atomic_reference` and
   :func:`reference_correct` implement the reference correction of total
   energies of Appendix C of the paper: per-element atomic energies are fitted
@@ -30,6 +34,8 @@ __all__ = [
     "atom_counts",
     "fit_atomic_reference",
     "reference_correct",
+    "scaffold_annotations",
+    "scaffold_summary",
 ]
 
 _MAX_REPORTED = 20
@@ -626,3 +632,147 @@ def reference_correct(smiles, energies, atomic_energies):
     counts, elements = atom_counts(smiles, elements=elements)
     reference = np.array([atomic_energies[e] for e in elements], dtype=np.float64)
     return energies - counts @ reference
+
+
+def scaffold_annotations(smiles, measured, *, radius=2, n_bits=2048):
+    """Generic Murcko scaffolds and similarity to the nearest measured compound.
+
+    Two annotations of a hybrid readout that tell a chemist how far to trust
+    a prediction: the chemotype (generic Murcko scaffold: ring systems and
+    linkers, every atom a carbon and every bond single) and the Tanimoto
+    similarity, on ECFP bit vectors, to the most similar measured compound
+    (an applicability-domain measure: a prediction far from everything
+    measured is an extrapolation).
+
+    Parameters
+    ----------
+    smiles : sequence of str of length n_samples
+        SMILES strings (1-d, or 2-d with one column, as in
+        :class:`MorganFingerprint`).
+    measured : array-like of bool of shape (n_samples,)
+        True for the measured compounds (e.g. ``screen.observed_mask_``).
+    radius : int, default=2
+        Radius of the Morgan fingerprints (2 is ECFP4).
+    n_bits : int, default=2048
+        Length of the bit vectors.
+
+    Returns
+    -------
+    scaffolds : list of str
+        Generic Murcko scaffold SMILES of each compound; ``""`` for an
+        acyclic one.
+    max_similarity : ndarray of shape (n_samples,)
+        Tanimoto similarity of each compound to its nearest measured
+        compound, computed with RDKit's ``BulkTanimotoSimilarity``; 1 for a
+        measured compound (its nearest is itself); NaN for every compound
+        when none is measured.
+
+    Raises
+    ------
+    ValueError
+        If a SMILES is invalid (every offending row is named) or
+        ``measured`` does not have one entry per compound.
+
+    Examples
+    --------
+    >>> from sklearn_isd.chem import scaffold_annotations
+    >>> scaffolds, similarity = scaffold_annotations(
+    ...     ["c1ccccc1O", "c1ccccc1N", "CCO"], [True, False, False]
+    ... )
+    >>> scaffolds
+    ['C1CCCCC1', 'C1CCCCC1', '']
+    >>> similarity.round(2)
+    array([1.  , 0.38, 0.06])
+    """
+    Chem, rdBase, rdFingerprintGenerator = _import_rdkit()
+    from rdkit import DataStructs
+    from rdkit.Chem.Scaffolds import MurckoScaffold
+
+    smiles = _as_smiles_array(smiles)
+    measured = np.asarray(measured, dtype=bool)
+    if measured.shape != smiles.shape:
+        raise ValueError(
+            f"measured has shape {measured.shape}; one entry per compound "
+            f"({smiles.shape[0]}) is needed."
+        )
+    block = rdBase.BlockLogs()
+    try:
+        mols = _parse_smiles(smiles, Chem)
+    finally:
+        del block
+    invalid = [i for i, mol in enumerate(mols) if mol is None]
+    if invalid:
+        raise _invalid_smiles_error(invalid, [smiles[i] for i in invalid])
+    generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
+    scaffolds = [_generic_scaffold(mol, Chem, MurckoScaffold) for mol in mols]
+    fps = [generator.GetFingerprint(mol) for mol in mols]
+    reference = [fps[i] for i in np.flatnonzero(measured)]
+    if not reference:
+        return scaffolds, np.full(len(fps), np.nan)
+    similarity = np.array(
+        [max(DataStructs.BulkTanimotoSimilarity(fp, reference)) for fp in fps]
+    )
+    return scaffolds, similarity
+
+
+def _generic_scaffold(mol, Chem, MurckoScaffold):
+    """SMILES of the generic Murcko scaffold of a molecule ("" if acyclic)."""
+    core = MurckoScaffold.GetScaffoldForMol(mol)
+    try:
+        core = MurckoScaffold.MakeScaffoldGeneric(core)
+    except Exception:  # noqa: BLE001 - RDKit refuses some cores: keep the plain one
+        pass
+    return Chem.MolToSmiles(core) if core.GetNumAtoms() else ""
+
+
+def scaffold_summary(scaffolds, measured, confidence=None):
+    """Per scaffold: how many compounds, how many measured, how confident.
+
+    Parameters
+    ----------
+    scaffolds : sequence of str of length n_samples
+        The scaffold of each compound (from :func:`scaffold_annotations`).
+    measured : array-like of bool of shape (n_samples,)
+        True for the measured compounds.
+    confidence : array-like of shape (n_samples,), default=None
+        The model's confidence in each prediction (e.g. its maximum
+        predicted probability); NaN where there is none.
+
+    Returns
+    -------
+    summary : dict of ndarray
+        One entry per scaffold, the largest first (ties by scaffold), as
+        equal-length arrays (``pandas.DataFrame(summary)`` works):
+        ``scaffold``, ``n_members``, ``n_measured``, ``fraction_measured``
+        and ``mean_confidence_predicted`` (mean confidence over the predicted
+        members; NaN when they have none, or without ``confidence``).
+
+    Examples
+    --------
+    >>> from sklearn_isd.chem import scaffold_summary
+    >>> summary = scaffold_summary(["C1CCCCC1", "", "C1CCCCC1"], [True, False, False])
+    >>> summary["scaffold"].tolist(), summary["n_measured"].tolist()
+    (['C1CCCCC1', ''], [1, 0])
+    """
+    scaffolds = np.asarray(scaffolds, dtype=object)
+    measured = np.asarray(measured, dtype=bool)
+    if confidence is None:
+        confidence = np.full(scaffolds.shape, np.nan)
+    confidence = np.asarray(confidence, dtype=float)
+    names, codes, sizes = np.unique(
+        scaffolds.astype(str), return_inverse=True, return_counts=True
+    )
+    order = np.lexsort((names, -sizes))
+    n_measured = np.bincount(codes, weights=measured, minlength=names.size)
+    predicted = ~measured & ~np.isnan(confidence)
+    total = np.bincount(codes[predicted], confidence[predicted], names.size)
+    count = np.bincount(codes[predicted], minlength=names.size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return {
+        "scaffold": names[order].astype(object),
+        "n_members": sizes[order],
+        "n_measured": n_measured[order].astype(np.int64),
+        "fraction_measured": (n_measured / sizes)[order],
+        "mean_confidence_predicted": mean[order],
+    }

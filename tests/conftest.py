@@ -35,3 +35,23 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "network" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _no_traceback_from_the_command_line(request, monkeypatch):
+    """In the command-line tests, no command may print a traceback.
+
+    ``run_command`` prints one only for an unexpected error (exit code 1),
+    through ``traceback.print_exc``: the tests of ``test_cli*.py`` fail if it
+    is called, whatever they read of stderr. Commands run in a subprocess
+    are checked on their stderr by the tests themselves.
+    """
+    if not request.module.__name__.rpartition(".")[2].startswith("test_cli"):
+        yield
+        return
+    from sklearn_isd.cli import _run
+
+    printed = []
+    monkeypatch.setattr(_run.traceback, "print_exc", lambda *a, **k: printed.append(a))
+    yield
+    assert not printed, "a command printed a traceback (exit code 1)"

@@ -17,6 +17,8 @@ from sklearn_isd.chem import (
     atom_counts,
     fit_atomic_reference,
     reference_correct,
+    scaffold_annotations,
+    scaffold_summary,
 )
 from sklearn_isd.datasets import load_qm9
 
@@ -525,3 +527,56 @@ def test_reference_correct_unknown_element():
     pytest.importorskip("rdkit")
     with pytest.raises(ValueError, match=r"\['S'\] occur"):
         reference_correct(["CS"], [-1.0], {"C": -37.8, "H": -0.5})
+
+
+def test_scaffold_annotations_match_a_direct_rdkit_computation(smiles50):
+    pytest.importorskip("rdkit")
+    from rdkit import Chem, DataStructs
+    from rdkit.Chem import rdFingerprintGenerator
+    from rdkit.Chem.Scaffolds import MurckoScaffold
+
+    measured = np.zeros(len(smiles50), dtype=bool)
+    measured[::7] = True
+    scaffolds, similarity = scaffold_annotations(smiles50, measured)
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+    fps = [gen.GetFingerprint(Chem.MolFromSmiles(s)) for s in smiles50]
+    for i, smi in enumerate(smiles50):
+        core = MurckoScaffold.GetScaffoldForMol(Chem.MolFromSmiles(smi))
+        try:
+            core = MurckoScaffold.MakeScaffoldGeneric(core)
+        except Exception:  # noqa: BLE001 - as the function does
+            pass
+        assert scaffolds[i] == (Chem.MolToSmiles(core) if core.GetNumAtoms() else "")
+        nearest = max(
+            DataStructs.TanimotoSimilarity(fps[i], fps[j])
+            for j in np.flatnonzero(measured)
+        )
+        assert similarity[i] == pytest.approx(nearest)
+    assert (similarity[measured] == 1.0).all()
+    assert "" in scaffolds and any(scaffolds)  # acyclic and ring molecules
+
+
+def test_scaffold_annotations_refuse_bad_input_and_handle_nothing_measured():
+    pytest.importorskip("rdkit")
+    with pytest.raises(ValueError, match=r"invalid SMILES at rows \[1\]"):
+        scaffold_annotations(["CCO", "C1CC", "c1ccccc1"], [True, False, False])
+    with pytest.raises(ValueError, match="one entry per compound"):
+        scaffold_annotations(["CCO", "CC"], [True])
+    scaffolds, similarity = scaffold_annotations(["c1ccccc1", "CC"], [False, False])
+    assert scaffolds == ["C1CCCCC1", ""] and np.isnan(similarity).all()
+
+
+def test_scaffold_summary_counts_members_measured_and_confidence():
+    scaffolds = ["A", "B", "A", "", "A", "B"]
+    measured = [True, False, False, False, False, True]
+    confidence = [np.nan, 0.9, 0.6, 0.7, 0.8, np.nan]
+    summary = scaffold_summary(scaffolds, measured, confidence)
+    assert summary["scaffold"].tolist() == ["A", "B", ""]  # largest first
+    assert summary["n_members"].tolist() == [3, 2, 1]
+    assert summary["n_measured"].tolist() == [1, 1, 0]
+    np.testing.assert_allclose(summary["fraction_measured"], [1 / 3, 0.5, 0.0])
+    np.testing.assert_allclose(summary["mean_confidence_predicted"], [0.7, 0.9, 0.7])
+    lengths = {len(v) for v in summary.values()}
+    assert lengths == {3}
+    no_confidence = scaffold_summary(scaffolds, measured)
+    assert np.isnan(no_confidence["mean_confidence_predicted"]).all()

@@ -55,4 +55,33 @@ def test_cli_rejects_impossible_options():
         text=True,
     )
     assert result.returncode == 2
-    assert "must lie in (0, 1)" in result.stderr
+    assert "must lie in (0, 1)" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_demo_out_is_the_primary_spelling_and_output_a_hidden_alias(tmp_path, capsys):
+    args = ["demo", "--n-molecules", "400", "--batch-size", "40", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "a.csv")]) == 0
+    assert main([*args, "--output", str(tmp_path / "b.csv")]) == 0
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    printed = capsys.readouterr().out
+    assert "--out FILE" in printed and "--output" not in printed
+
+
+def test_demo_runs_the_simulate_code_path(tmp_path, monkeypatch):
+    from sklearn_isd.cli import _simulate
+
+    calls = []
+    real = _simulate.run_simulation
+
+    def spy(library, X, y, estimator, options, **kwargs):
+        calls.append((len(library), type(estimator).__name__, options["batch_size"]))
+        return real(library, X, y, estimator, options, **kwargs)
+
+    monkeypatch.setattr(_simulate, "run_simulation", spy)
+    out = tmp_path / "r.csv"
+    argv = ["demo", "--n-molecules", "300", "--batch-size", "30", "--out", str(out)]
+    assert main([*argv, "--no-progress"]) == 0
+    assert calls == [(300, "LogisticRegression", 30)]

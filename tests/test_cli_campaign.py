@@ -2,12 +2,14 @@
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
+from sklearn_isd import read_campaign_metadata
 from sklearn_isd.__main__ import main
 
 pytest.importorskip("rdkit")
@@ -43,6 +45,18 @@ def library(tmp_path_factory):
         [[i, s, int(y)] for i, s, y in zip(ids, data.data[:N], data.target[:N])],
     )
     return path, dict(zip(ids, (str(int(y)) for y in data.target[:N])))
+
+
+def _status(campaign, capsys):
+    """The status of a campaign (``status --json``), as a dict."""
+    capsys.readouterr()
+    assert main(["status", str(campaign), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _tells(campaign):
+    """The log of results files, in the campaign file's metadata."""
+    return read_campaign_metadata(campaign / "campaign.isd.npz")["tells"]
 
 
 def _start(library, out, *extra):
@@ -120,12 +134,12 @@ def test_simulate_writes_readout_history_and_plot(library, tmp_path, capsys):
     assert (out / "screen.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_start_tell_tell_report_round_trip(told, library):
+def test_start_tell_tell_report_round_trip(told, library, capsys):
     campaign, report, values = told
-    meta = json.loads((campaign / "campaign.json").read_text())
+    meta = _status(campaign, capsys)
     assert meta["status"] == "awaiting_results"
     assert meta["pending_batch"] == "batch_002.csv"
-    assert [t["round"] for t in meta["tells"]] == [0, 1]
+    assert [t["round"] for t in _tells(campaign)] == [0, 1]
     assert meta["n_measured"] == 2 * int(BATCH)
     assert (campaign / "batch_002.csv").is_file()
 
@@ -216,8 +230,8 @@ def test_tell_needs_the_whole_batch_unless_partial(library, tmp_path, capsys):
 
     assert main(["tell", str(campaign), str(results), "--partial"]) == 0
     assert "Partial batch: 10 of 30" in capsys.readouterr().out
-    meta = json.loads((campaign / "campaign.json").read_text())
-    assert meta["n_measured"] == 10 and meta["tells"][0]["partial"]
+    meta = _status(campaign, capsys)
+    assert meta["n_measured"] == 10 and _tells(campaign)[0]["partial"]
     # The 20 untold compounds stay pending: they are the next batch file.
     told = {line.split(",")[0] for line in lines[1:11]}
     first = (campaign / "batch_000.csv").read_text().splitlines()[1:]
@@ -235,7 +249,7 @@ def test_tell_after_stop_and_report_before_any_tell(library, tmp_path, capsys):
     results = _results(library, campaign / "batch_000.csv", tmp_path / "r.csv")
     assert main(["tell", str(campaign), str(results)]) == 0
     assert "target not reached" in capsys.readouterr().out
-    meta = json.loads((campaign / "campaign.json").read_text())
+    meta = _status(campaign, capsys)
     assert meta["status"] == "max_fraction" and meta["pending_batch"] is None
     assert not (campaign / "batch_001.csv").exists()
     assert main(["tell", str(campaign), str(results)]) == 4
@@ -271,12 +285,14 @@ def test_start_refuses_an_existing_campaign(started):
         capture_output=True,
         text=True,
     )
-    assert result.returncode == 4
+    assert result.returncode == 4 and "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1 and "refusing to overwrite" in result.stderr
     assert (started / "campaign.isd.npz").read_bytes() == before
 
 
-@pytest.mark.parametrize("command", [None, "simulate", "start", "tell", "report"])
+@pytest.mark.parametrize(
+    "command", [None, "demo", "simulate", "start", "tell", "status", "report"]
+)
 def test_help_of_every_subcommand(command, capsys):
     argv = ["--help"] if command is None else [command, "--help"]
     with pytest.raises(SystemExit) as exc:
@@ -284,3 +300,184 @@ def test_help_of_every_subcommand(command, capsys):
     assert exc.value.code == 0
     printed = capsys.readouterr().out
     assert "exit codes:" in printed and "campaign state problem" in printed
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--batch-size", "400"], "batch_size=400 is larger than the library"),
+        (["--acquisition", "vote_entropy"], "needs a committee"),
+        (["--acquisition", "std"], "acquisition"),
+    ],
+)
+def test_the_screen_validates_the_options_once(
+    library, tmp_path, capsys, extra, message
+):
+    path, _ = library
+    common = [str(path), "--smiles-col", "smiles", "--id-col", "compound"]
+    argv = ["start", *common, "--out", str(tmp_path / "c"), *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "c").exists()
+    argv = ["simulate", *common, "--label-col", "active", "--out", str(tmp_path / "s")]
+    assert main([*argv, *extra, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_status_reads_the_campaign_file_and_campaign_json_is_written_once(
+    library, tmp_path, capsys
+):
+    campaign = tmp_path / "campaign"
+    assert _start(library, campaign, "--max-fraction", "0.2") == 0
+    description = (campaign / "campaign.json").read_bytes()
+    assert set(json.loads(description)) == {
+        "format",
+        "format_version",
+        "sklearn_isd_version",
+        "created",
+        "library",
+        "featurizer",
+        "task",
+        "model",
+        "estimator",
+        "screen",
+    }
+    capsys.readouterr()
+    assert main(["status", str(campaign)]) == 0
+    out = capsys.readouterr().out
+    assert "awaiting results for round 0" in out
+    assert "Measured: 0 of 300 compounds" in out
+    assert "batch_000.csv, 30 compound(s) still to measure" in out
+    assert _tells(campaign) == []
+    for round_ in range(2):
+        results = _results(
+            library, campaign / f"batch_{round_:03d}.csv", tmp_path / f"r{round_}.csv"
+        )
+        assert main(["tell", str(campaign), str(results)]) == 0
+    assert (campaign / "campaign.json").read_bytes() == description
+    status = _status(campaign, capsys)
+    assert status["status"] == "max_fraction" and status["round"] == 2
+    assert status["n_measured"] == 60 and status["pending_batch"] is None
+    assert 0 < status["system_lower_bound"] < status["target"] == 0.95
+    assert [t["n_labels"] for t in _tells(campaign)] == [30, 30]
+    assert main(["status", str(campaign)]) == 0
+    out = capsys.readouterr().out
+    assert "stopped, max_fraction" in out and "No pending batch" in out
+
+
+def test_a_missing_batch_file_is_written_again(told, tmp_path, capsys):
+    campaign = tmp_path / "campaign"
+    shutil.copytree(told[0], campaign)
+    before = (campaign / "batch_002.csv").read_bytes()
+    (campaign / "batch_002.csv").unlink()
+    assert main(["status", str(campaign)]) == 0
+    assert "it was missing: written again" in capsys.readouterr().out
+    assert (campaign / "batch_002.csv").read_bytes() == before
+
+
+CRASH = """\
+import os, sys
+n, real, calls = int(sys.argv[1]), os.replace, [0]
+def replace(*args, **kwargs):  # killed (no cleanup) before the n-th rename
+    calls[0] += 1
+    if calls[0] == n:
+        os._exit(137)
+    return real(*args, **kwargs)
+os.replace = replace
+from sklearn_isd.__main__ import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _killed(n, argv):
+    """Run a command in a process killed before its n-th file rename."""
+    result = subprocess.run(
+        [sys.executable, "-c", CRASH, str(n), *map(str, argv)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 137, result.stderr
+    assert "Traceback" not in result.stderr
+    return result
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_start_killed_between_writes_is_started_again(n, library, tmp_path, capsys):
+    """start writes campaign.json, library.csv, batch_000.csv, then the state."""
+    path, _ = library
+    campaign = tmp_path / "campaign"
+    argv = ["start", path, "--smiles-col", "smiles", "--id-col", "compound"]
+    argv += ["--batch-size", BATCH, "--out", campaign]
+    _killed(n, argv)
+    assert any(p.name.endswith(".tmp") for p in campaign.iterdir())
+    assert main(["status", str(campaign)]) == 4
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert ("was interrupted" in err) == (n > 1)
+    assert main([str(a) for a in argv]) == 0  # the interrupted start, done again
+    reference = tmp_path / "reference"
+    assert _start(library, reference) == 0
+    assert not [p for p in campaign.iterdir() if p.name.endswith(".tmp")]
+    assert _status(campaign, capsys) == {
+        **_status(reference, capsys),
+        "campaign": str(campaign),
+    }
+    for name in ("library.csv", "batch_000.csv"):
+        assert (campaign / name).read_bytes() == (reference / name).read_bytes()
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_tell_killed_between_writes_loses_nothing(n, told, library, tmp_path, capsys):
+    """tell writes the next batch file, then the campaign file (the commit)."""
+    campaign, reference = tmp_path / "campaign", tmp_path / "reference"
+    shutil.copytree(told[0], campaign)
+    shutil.copytree(told[0], reference)
+    results = _results(library, campaign / "batch_002.csv", tmp_path / "r.csv")
+    state = (campaign / "campaign.isd.npz").read_bytes()
+    _killed(n, ["tell", campaign, results])
+    assert (campaign / "campaign.isd.npz").read_bytes() == state  # not committed
+    assert _status(campaign, capsys) == {
+        **_status(reference, capsys),
+        "campaign": str(campaign),
+    }
+    assert main(["tell", str(campaign), str(results)]) == 0
+    assert main(["tell", str(reference), str(results)]) == 0
+    assert not [p for p in campaign.iterdir() if p.name.endswith(".tmp")]
+    assert _status(campaign, capsys) == {
+        **_status(reference, capsys),
+        "campaign": str(campaign),
+    }
+    assert len(_tells(campaign)) == 3
+    assert (campaign / "batch_003.csv").read_bytes() == (
+        reference / "batch_003.csv"
+    ).read_bytes()
+
+
+def test_campaign_files_get_the_permissions_of_the_umask(library, tmp_path):
+    """Colleagues sharing a lab folder (umask 002) can read and write them."""
+    import os
+    import stat
+
+    previous = os.umask(0o002)
+    try:
+        campaign = tmp_path / "campaign"
+        assert _start(library, campaign) == 0
+        results = _results(library, campaign / "batch_000.csv", tmp_path / "r.csv")
+        assert main(["tell", str(campaign), str(results)]) == 0
+        assert main(["report", str(campaign)]) == 0
+    finally:
+        os.umask(previous)
+    # The lock file is filelock's, whose mode depends on its version.
+    paths = [campaign, *(p for p in campaign.rglob("*") if p.name != ".campaign.lock")]
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in paths}
+    expected = {p.name: 0o775 if p.is_dir() else 0o664 for p in paths}
+    assert modes == expected
+    assert {"campaign.isd.npz", "batch_001.csv", "readout.csv", "screen.png"} <= set(
+        modes
+    )

@@ -1,5 +1,7 @@
 """Text display of the rounds of a screen (verbose output, demo, CLI)."""
 
+import contextlib
+import contextvars
 import math
 
 COLUMNS = [
@@ -42,11 +44,28 @@ def format_round(history, i):
     return "  ".join(cells)
 
 
+#: False while progress bars are switched off (``--no-progress``).
+_PROGRESS = contextvars.ContextVar("sklearn_isd_progress", default=True)
+
+
+@contextlib.contextmanager
+def progress_disabled(disabled=True):
+    """Within the block, :func:`progress_bar` gives no bar if ``disabled``."""
+    token = _PROGRESS.set(not disabled)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
+
 def progress_bar(total, *, unit="item"):
     """A tqdm bar over ``total`` items (off when not a terminal), or None.
 
-    tqdm comes with the ``cli`` extra; without it there is no bar.
+    tqdm comes with the ``cli`` extra; without it there is no bar. Inside
+    :func:`progress_disabled` there is none either.
     """
+    if not _PROGRESS.get():
+        return None
     try:
         from tqdm.auto import tqdm
     except ImportError:

@@ -1,0 +1,430 @@
+"""The argument parser of the ``sklearn-isd`` command."""
+
+import argparse
+import math
+from argparse import SUPPRESS
+
+from .. import __version__
+from ..acquisition import ACQUISITION_FUNCTIONS
+from ._campaign import LOCK_TIMEOUT
+from ._errors import EXIT_CODES_EPILOG
+from ._models import DEFAULT_MODEL, MODEL_HELP, MODELS
+
+
+def _argtype(func):
+    """An argparse type from a parser raising ValueError."""
+
+    def parse(text):
+        try:
+            return func(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = func.__name__.lstrip("_")
+    return parse
+
+
+@_argtype
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"must be a positive integer, got {text}")
+    return value
+
+
+@_argtype
+def _unit_open(text):
+    value = float(text)
+    if not 0 < value < 1:
+        raise ValueError(f"must lie in (0, 1), got {text}")
+    return value
+
+
+@_argtype
+def _unit_right(text):
+    value = float(text)
+    if not 0 < value <= 1:
+        raise ValueError(f"must lie in (0, 1], got {text}")
+    return value
+
+
+@_argtype
+def _unit_closed(text):
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise ValueError(f"must lie in [0, 1], got {text}")
+    return value
+
+
+@_argtype
+def _non_negative(text):
+    value = float(text)
+    if not value >= 0 or not math.isfinite(value):
+        raise ValueError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+@_argtype
+def _batch_size(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = float(text)
+        if not 0 < value <= 1:
+            raise ValueError(
+                f"must be a count >= 1 or a fraction in (0, 1], got {text}"
+            ) from None
+        return value
+    if value < 1:
+        raise ValueError(f"must be a count >= 1 or a fraction in (0, 1], got {text}")
+    return value
+
+
+def _add_library_args(parser, *, labels):
+    parser.add_argument(
+        "library",
+        metavar="LIBRARY.csv",
+        help="the library, a CSV file with a header row",
+    )
+    parser.add_argument(
+        "--smiles-col",
+        required=True,
+        metavar="S",
+        help="column of the SMILES (required)",
+    )
+    if labels:
+        parser.add_argument(
+            "--label-col",
+            required=True,
+            metavar="Y",
+            help="column of the known labels, revealed as the screen asks (required)",
+        )
+    parser.add_argument(
+        "--id-col",
+        metavar="ID",
+        default=None,
+        help="column of unique compound ids (default: the position of the row "
+        "among the data rows, 0 for the first)",
+    )
+    parser.add_argument(
+        "--task",
+        choices=sorted(DEFAULT_MODEL),
+        default="classification",
+        help="classification (labels are class codes) or regression (numeric "
+        "values; needs --tolerance) (default: classification)",
+    )
+    parser.add_argument("--model", choices=list(MODELS), default=None, help=MODEL_HELP)
+
+
+def _add_screen_args(parser):
+    group = parser.add_argument_group("screen options")
+    group.add_argument(
+        "--acquisition",
+        choices=["auto", *ACQUISITION_FUNCTIONS],
+        default="auto",
+        metavar="NAME",
+        help="how the next batch is chosen: auto (least_confidence for "
+        "classification, committee std for regression), least_confidence, margin, "
+        "entropy, vote_entropy (committees: --model rf), std (regression "
+        "committees), random (default: auto)",
+    )
+    group.add_argument(
+        "--target",
+        type=_unit_open,
+        default=0.95,
+        help="system accuracy (measured labels count as correct) to reach, in "
+        "(0, 1) (default: 0.95)",
+    )
+    group.add_argument(
+        "--delta",
+        type=_unit_open,
+        default=0.05,
+        help="probability that a round's lower bound fails, in (0, 1) (default: 0.05)",
+    )
+    group.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default=0.01,
+        metavar="N|FRACTION",
+        help="compounds measured per round: a count, or a fraction of the library "
+        "in (0, 1], rounded up (default: 0.01)",
+    )
+    group.add_argument(
+        "--tolerance",
+        type=_non_negative,
+        default=None,
+        metavar="T",
+        help="regression only, required there: a prediction within T of the "
+        "measured value counts as correct",
+    )
+    group.add_argument(
+        "--max-fraction",
+        type=_unit_right,
+        default=1.0,
+        metavar="F",
+        help="never measure more than this fraction of the library, in (0, 1] "
+        "(default: 1.0)",
+    )
+    group.add_argument(
+        "--random-state",
+        type=int,
+        default=0,
+        metavar="SEED",
+        help="seed of the initial batch, of ties between scores and of the model "
+        "(default: 0)",
+    )
+
+
+COMMON = {
+    "epilog": EXIT_CODES_EPILOG,
+    "formatter_class": argparse.RawDescriptionHelpFormatter,
+}
+
+
+def _add_demo(commands):
+    demo = commands.add_parser(
+        "demo",
+        help="run a hybrid screen on the embedded QM9 subset",
+        description=(
+            "Run a least-confidence hybrid screen with the KL stopping rule on the\n"
+            "embedded QM9 subset (10,000 molecules, ECFP4, label = HOMO-LUMO gap\n"
+            "above the full-set median), print a table of rounds and write the\n"
+            "hybrid readout as CSV (columns index, smiles, label, source, round,\n"
+            "confidence). This is `simulate` on the embedded subset, with\n"
+            "LogisticRegression(C=0.5). Needs RDKit (pip install sklearn-isd[chem])."
+        ),
+        **COMMON,
+    )
+    demo.add_argument(
+        "--n-molecules",
+        type=_positive_int,
+        default=None,
+        help="screen only the first N molecules of the subset (default: all)",
+    )
+    demo.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=100,
+        help="molecules measured per round (default: 100)",
+    )
+    demo.add_argument(
+        "--target",
+        type=_unit_open,
+        default=0.95,
+        help="system accuracy to reach, in (0, 1) (default: 0.95)",
+    )
+    demo.add_argument(
+        "--delta",
+        type=_unit_open,
+        default=0.05,
+        help="probability that a round's bound fails, in (0, 1) (default: 0.05)",
+    )
+    demo.add_argument(
+        "--out",
+        default="hybrid_readout.csv",
+        metavar="FILE",
+        help="CSV file for the readout (default: hybrid_readout.csv)",
+    )
+    # The first spelling of --out, kept working but no longer shown.
+    demo.add_argument("--output", dest="out", default=SUPPRESS, help=SUPPRESS)
+    demo.add_argument(
+        "--random-state", type=int, default=0, help="seed of the screen (default: 0)"
+    )
+    _add_progress_arg(demo)
+
+
+def _add_progress_arg(parser):
+    parser.add_argument(
+        "--no-progress", action="store_true", help="do not show a progress bar"
+    )
+
+
+def _add_lock_arg(parser):
+    parser.add_argument(
+        "--lock-timeout",
+        type=_non_negative,
+        default=LOCK_TIMEOUT,
+        metavar="SECONDS",
+        help="how long to wait for another sklearn-isd command working on the "
+        "campaign before giving up with exit code 4, nothing written (default: "
+        f"{LOCK_TIMEOUT:g})",
+    )
+
+
+def _add_simulate(commands):
+    simulate = commands.add_parser(
+        "simulate",
+        help="run a whole simulated screen on a library with known labels",
+        description=(
+            "Featurize the SMILES of LIBRARY.csv (ECFP4, 2048 bits), run a whole\n"
+            "hybrid screen in which the labels are revealed from --label-col as the\n"
+            "screen asks for them, print the table of rounds, and write to --out:\n"
+            "readout.csv (id, smiles, value, true_value, source, round, confidence),\n"
+            "history.csv (one row per round, with the true system score) and\n"
+            "screen.png (skipped with a note without matplotlib)."
+        ),
+        **COMMON,
+    )
+    _add_library_args(simulate, labels=True)
+    _add_screen_args(simulate)
+    simulate.add_argument(
+        "--out", required=True, metavar="DIR", help="folder for the outputs (created)"
+    )
+    _add_progress_arg(simulate)
+
+
+def _add_start(commands):
+    start = commands.add_parser(
+        "start",
+        help="start a campaign and write the first batch to measure",
+        description=(
+            "Create CAMPAIGN_DIR with a copy of the library (later commands need\n"
+            "only the directory), campaign.json (what the campaign fixes: library,\n"
+            "columns, task, model, screen options; written once), the screen's state\n"
+            "campaign.isd.npz (the one file later commands change), and the first\n"
+            "batch to measure, batch_000.csv (columns id, smiles, round; drawn at\n"
+            "random, as no model exists yet). Refuses an existing campaign: --out\n"
+            "must not exist or be an empty directory (or an interrupted start,\n"
+            "which is done again)."
+        ),
+        **COMMON,
+    )
+    _add_library_args(start, labels=False)
+    _add_screen_args(start)
+    start.add_argument(
+        "--out",
+        required=True,
+        metavar="CAMPAIGN_DIR",
+        help="the campaign directory to create",
+    )
+    _add_lock_arg(start)
+
+
+def _add_tell(commands):
+    tell = commands.add_parser(
+        "tell",
+        help="ingest the measured labels of the pending batch",
+        description=(
+            "Validate RESULTS.csv against the pending batch, then record the labels,\n"
+            "refit the model, update the lower bound on the system accuracy and\n"
+            "either write the next batch (batch_NNN.csv) or say that the screen\n"
+            "stopped (see `sklearn-isd status`). The campaign changes in one atomic\n"
+            "rename of campaign.isd.npz, which also logs the results file.\n\n"
+            "Everything is checked before anything is written: unknown or empty\n"
+            "ids, duplicates, ids outside the pending batch, missing values (empty,\n"
+            "NA, NaN), non-numeric or non-finite values, values above 1e150 in\n"
+            "magnitude (their squared error would overflow), and, for\n"
+            "classification, values that are neither an integer class code (a\n"
+            "64-bit integer) nor a class used so far.\n"
+            "Problems are listed with their row in RESULTS.csv (the header is row\n"
+            "1), and the campaign is left untouched (exit code 2).\n\n"
+            "The batch file itself, with a value column added, is a valid RESULTS.csv."
+        ),
+        **COMMON,
+    )
+    tell.add_argument("campaign", metavar="CAMPAIGN_DIR", help="the campaign directory")
+    tell.add_argument(
+        "results", metavar="RESULTS.csv", help="measured values, one row per compound"
+    )
+    tell.add_argument(
+        "--id-col", default="id", help="column of the compound ids (default: id)"
+    )
+    tell.add_argument(
+        "--value-col",
+        default="value",
+        help="column of the measured values (default: value)",
+    )
+    tell.add_argument(
+        "--partial",
+        action="store_true",
+        help="accept results for only part of the pending batch (results "
+        "that come back in parts, failed wells); the other compounds stay "
+        "pending and make up the next batch file. The stopping bound assumes "
+        "full batches: if failures depend on the compound, the bound of a "
+        "partial round can be optimistic",
+    )
+    _add_lock_arg(tell)
+
+
+def _add_status(commands):
+    status = commands.add_parser(
+        "status",
+        help="say where a campaign stands and which batch to measure",
+        description=(
+            "Print the status of a campaign (awaiting results, or stopped and why),\n"
+            "its round, how many compounds are measured, the lower bound on the\n"
+            "system accuracy and its target, and the pending batch file with the\n"
+            "number of its compounds still to measure. Reads the campaign file\n"
+            "without refitting the model; if the pending batch file is missing,\n"
+            "writes it again (the only write, under the campaign's lock)."
+        ),
+        **COMMON,
+    )
+    status.add_argument(
+        "campaign", metavar="CAMPAIGN_DIR", help="the campaign directory"
+    )
+    status.add_argument(
+        "--json", action="store_true", help="print the status as a JSON object"
+    )
+    _add_lock_arg(status)
+
+
+def _add_report(commands):
+    report = commands.add_parser(
+        "report",
+        help="write the hybrid readout of a campaign with provenance",
+        description=(
+            "Write, for every library compound: id, smiles, value (measured or\n"
+            "predicted), source (measured/predicted), round (when measured; empty\n"
+            "if predicted), confidence (max predicted probability of a classifier;\n"
+            "empty when measured, or for models without probabilities), scaffold\n"
+            "(generic Murcko scaffold SMILES; empty for acyclic compounds),\n"
+            "max_similarity (Tanimoto on ECFP4 bits to the nearest measured\n"
+            "compound; 1 for measured ones) and in_domain (max_similarity >=\n"
+            "--domain-threshold), as readout.csv and readout.parquet (when pandas\n"
+            "and pyarrow are installed); plus manifest.json (library fingerprint,\n"
+            "model, parameters, lower bound, termination), scaffolds.csv (scaffold,\n"
+            "n_members, n_measured, fraction_measured, mean_confidence_predicted)\n"
+            "and screen.png. The campaign itself is not changed."
+        ),
+        **COMMON,
+    )
+    report.add_argument(
+        "campaign", metavar="CAMPAIGN_DIR", help="the campaign directory"
+    )
+    report.add_argument(
+        "--out",
+        metavar="DIR",
+        default=None,
+        help="folder for the report (default: CAMPAIGN_DIR/report)",
+    )
+    report.add_argument(
+        "--domain-threshold",
+        type=_unit_closed,
+        default=0.4,
+        metavar="S",
+        help="Tanimoto similarity to the nearest measured compound from which a "
+        "prediction is in the applicability domain, in [0, 1] (default: 0.4)",
+    )
+
+
+def add_commands(commands):
+    """Add the simulate, start, tell, status and report subcommands."""
+    for add in (_add_simulate, _add_start, _add_tell, _add_status, _add_report):
+        add(commands)
+
+
+def build_parser():
+    """The argument parser of the ``sklearn-isd`` command."""
+    parser = argparse.ArgumentParser(
+        prog="sklearn-isd",
+        description="Hybrid screens by inference set design.",
+        epilog=EXIT_CODES_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    _add_demo(commands)
+    add_commands(commands)
+    return parser

@@ -1,0 +1,118 @@
+"""The status subcommand: where a campaign stands, read without a refit."""
+
+import json
+from pathlib import Path
+
+from ._campaign import (
+    batch_name,
+    campaign_lock,
+    confined,
+    ensure_batch_file,
+    load_campaign,
+    status_of,
+)
+from ._errors import EXIT_OK, CampaignStateError, InputError
+from ._inputs import read_csv
+from ._lab import STOP_REASONS
+from ._outputs import fmt, json_value, nan_if_none
+
+
+def cmd_status(args):
+    """Print the status of a campaign (text, or JSON with --json)."""
+    campaign = load_campaign(args.campaign, library=False)
+    info = status_info(campaign)
+    if info["pending_batch"] is not None and info["n_pending"] is None:
+        _write_missing_batch(campaign.directory, args.lock_timeout)
+        info = status_info(campaign)
+        info["batch_file_rewritten"] = True
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        print(_describe(info))
+    return EXIT_OK
+
+
+def status_info(campaign):
+    """The status of a loaded campaign as a JSON-ready dict.
+
+    Everything comes from the campaign file (loaded without the library,
+    so nothing is featurized or refit) and from the pending batch's file.
+    """
+    screen = campaign.screen
+    history = screen.history_
+    bounds = history["system_lower_bound"]
+    pending_batch = None if screen.stop_ else batch_name(screen.n_iter_)
+    return {
+        "campaign": str(campaign.directory),
+        "status": status_of(screen),
+        "round": int(screen.n_iter_),
+        "n_measured": int(screen.observed_mask_.sum()),
+        "n_compounds": int(screen.observed_mask_.shape[0]),
+        "system_lower_bound": json_value(bounds[-1]) if len(bounds) else None,
+        "target": json_value(screen.target),
+        "delta": json_value(screen.delta),
+        "pending_batch": pending_batch,
+        "n_pending": _n_pending(campaign, pending_batch),
+        "n_results_files": len(campaign.log),
+    }
+
+
+def _n_pending(campaign, name):
+    """Compounds of the batch file not measured yet; None if it is missing."""
+    if name is None:
+        return 0
+    path = confined(campaign.directory, name, "The batch file")
+    if not path.exists():
+        return None
+    try:
+        records = read_csv(path, ["id"], "The batch file")
+    except InputError as exc:
+        raise CampaignStateError(
+            f"{exc} Remove it: `sklearn-isd status` writes it again."
+        ) from None
+    position = {cid: i for i, cid in enumerate(campaign.library.ids)}
+    measured = campaign.screen.observed_mask_
+    return sum(
+        1
+        for _, rec in records
+        if rec["id"] in position and not measured[position[rec["id"]]]
+    )
+
+
+def _write_missing_batch(directory, timeout):
+    """Write the pending batch's missing file (needs the library: a refit)."""
+    with campaign_lock(directory, timeout):
+        campaign = load_campaign(directory)
+        ensure_batch_file(campaign, campaign.pending)
+
+
+def _describe(info):
+    directory = Path(info["campaign"])
+    if info["status"] == "awaiting_results":
+        state = f"awaiting results for round {info['round']}"
+    else:
+        reason = STOP_REASONS.get(info["status"], info["status"])
+        state = f"stopped, {info['status']} ({reason})"
+    n, n_measured = info["n_compounds"], info["n_measured"]
+    bound = fmt(nan_if_none(info["system_lower_bound"]), ".4f") or "-"
+    lines = [
+        f"Campaign {directory}: {state}.",
+        f"Measured: {n_measured} of {n} compounds ({n_measured / n:.1%}) in "
+        f"{info['round']} round(s); {info['n_results_files']} results file(s) told.",
+        f"System accuracy lower bound: {bound} (target {info['target']}, delta "
+        f"{info['delta']}).",
+    ]
+    if info["pending_batch"] is None:
+        lines.append(
+            f"No pending batch: write the readout with `sklearn-isd report "
+            f"{directory}`."
+        )
+    else:
+        rewritten = (
+            " (it was missing: written again)" if "batch_file_rewritten" in info else ""
+        )
+        lines.append(
+            f"Pending batch: {directory / info['pending_batch']}{rewritten}, "
+            f"{info['n_pending']} compound(s) still to measure."
+        )
+    return "\n".join(lines)
