@@ -188,6 +188,9 @@ def _state_arrays(state):
         "audit_mask": state.audit_mask,
         "pending_audit": state.pending_audit,
         "pending": np.empty(0, np.intp) if state.pending is None else state.pending,
+        "prereveal_confidence": state.prereveal_confidence,
+        "held": state.held,
+        "round_predicted": state.round_predicted,
     }
     if state.observed_labels is not None:
         arrays["observed_labels"] = _storable_labels(state.observed_labels)
@@ -253,6 +256,9 @@ _MEMBERS = {
     "pending_audit",
     "y_true",
     "groups",
+    "prereveal_confidence",  # the members below were added in 0.2
+    "held",
+    "round_predicted",
 }
 _HISTORY_KEY = re.compile(r"[A-Za-z0-9_]{1,120}")
 _INT, _FLOAT, _BOOL, _LABEL, _TEXT = "iu", "f", "b", "biufU", "U"
@@ -469,11 +475,21 @@ def _expected_members(path, manifest, members):
     if "observed_labels" in members:
         expected["observed_labels"] = (_LABEL, observed)
     if manifest["has_truth"]:
+        if "y_true" not in members:
+            raise _fail(
+                path, "its manifest says it has the truth, but y_true is missing"
+            )
         expected["y_true"] = (_LABEL, [(n,), (n, None)])
     elif "y_true" in members:
         raise _fail(path, "it holds y_true but its manifest says it has no truth")
     if "groups" in members:
         expected["groups"] = (_INT, [(n,)])
+    if "prereveal_confidence" in members:
+        expected["prereveal_confidence"] = (_FLOAT, cells)
+    if "held" in members:
+        expected["held"] = (_BOOL, [(rows,)])
+    if "round_predicted" in members:
+        expected["round_predicted"] = (_FLOAT, [(rows, width)])
     for key in manifest["history_keys"]:
         if f"history__{key}" not in members:
             raise _fail(path, f"corrupted: the history column {key!r} is missing")
@@ -566,7 +582,12 @@ class StoredCampaign:
         arrays, manifest = self.arrays, self.manifest
         acquired_iter = arrays["acquired_iter"].astype(np.intp)
         pending = arrays["pending"].astype(np.intp)
+        rows = manifest["n_iter"]
         history = {key: arrays[f"history__{key}"] for key in manifest["history_keys"]}
+        if "predicted_errors" not in history and "predicted_errors" in state.history:
+            # A campaign saved before this column existed.
+            history["predicted_errors"] = np.full(rows, np.nan)
+            history = {key: history[key] for key in state.history if key in history}
         if list(history) != list(state.history):
             raise _fail(
                 self.path,
@@ -588,6 +609,14 @@ class StoredCampaign:
             pending=pending if pending.size else None,
             pending_audit=arrays["pending_audit"].astype(np.intp),
             history=history,
+            prereveal_confidence=arrays.get(
+                "prereveal_confidence", np.full(prereveal.shape, np.nan)
+            ).astype(float),
+            held=arrays.get("held", np.zeros(rows, dtype=bool)).astype(bool),
+            round_predicted=arrays.get(
+                "round_predicted",
+                np.full((rows, state.round_predicted.shape[1]), np.nan),
+            ).astype(float),
         )
         return restored.with_rule_replayed(setup)
 

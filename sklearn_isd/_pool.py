@@ -19,6 +19,8 @@ from sklearn.dummy import DummyClassifier
 
 from ._labels import _fill_missing_cells, _nan_cells, _positions, _single_class
 from .metrics import correct as _correct
+from .stopping import InferenceSet
+from .stopping._monitor import plan_audit
 from .utils._compat import _safe_indexing
 
 #: Rows of the library predicted and scored per task of the pool pass.
@@ -83,9 +85,9 @@ def _predict_from_proba(proba, classes):
 def _score_chunk(estimator, X, acquisition, use_proba, constant_scores, aggregate):
     """Predictions, acquisition scores and confidences on one chunk of the pool.
 
-    For a multi-output model (a matrix screen), predictions have one column
-    per output, confidences are averaged over outputs and per-output scores
-    are reduced to one per item with ``aggregate``.
+    For a multi-output model (a matrix screen), predictions and confidences
+    have one column per output, and per-output scores are reduced to one per
+    item with ``aggregate``.
     """
     if use_proba:
         proba = estimator.predict_proba(X)
@@ -106,10 +108,10 @@ def _score_chunk(estimator, X, acquisition, use_proba, constant_scores, aggregat
             ]
             scores = np.column_stack(per_output) if multi else per_output[0]
         pred = np.column_stack(preds) if multi else preds[0]
-        confidence = np.mean(confidences, axis=0)
+        confidence = np.column_stack(confidences) if multi else confidences[0]
     else:
         pred = np.asarray(estimator.predict(X))
-        confidence = np.full(pred.shape[0], np.nan)
+        confidence = np.full(pred.shape, np.nan)
         scores = (
             np.zeros(pred.shape[0]) if constant_scores else acquisition(estimator, X)
         )
@@ -141,6 +143,25 @@ class Predictions(NamedTuple):
     def at(self, indices):
         """Predictions for library ``indices`` of the inference set."""
         return self.predictions[np.searchsorted(self.inference, indices)]
+
+    def without(self, indices):
+        """The predictions on the inference set once ``indices`` are measured."""
+        keep = ~np.isin(self.inference, indices)
+        return Predictions(*(part[keep] for part in self))
+
+    def predicted_errors(self):
+        """Per output: the sum of one minus the confidence (NaN without any)."""
+        if not self.confidence.size:
+            return np.zeros(self.confidence.shape[1:])
+        return np.sum(1.0 - self.confidence, axis=0)
+
+
+class Prereveal(NamedTuple):
+    """What the model knew of a told batch before its labels were revealed."""
+
+    correct: np.ndarray | None  # 1/0 per told item (cell), NaN without label
+    confidence: np.ndarray | None  # the model's probability of each prediction
+    predicted: object  # predicted wrong predictions on the inference set
 
 
 class Fitted(NamedTuple):
@@ -326,16 +347,44 @@ def choose_batch(setup, state, pool):
     if scores is None:  # no model yet: a uniform draw
         chosen = _top_k(np.zeros(n_units), size, rng)
         return _items_of(chosen, inference, members), no_audit
-    n_audit = min(size, state.rule.audit_size(size)) if state.rule else 0
+    plan = plan_audit(state.rule, _inference_view(setup, state, pool, n_units, size))
+    n_audit = plan.n_audit
+    if plan.within_batch:
+        n_audit, n_chosen = min(size, n_audit), size - min(size, n_audit)
+    else:  # on top of the batch, within the budget
+        room = setup.budget - state.n_units_observed(setup) - size
+        n_audit, n_chosen = max(min(n_audit, n_units - size, room), 0), size
     if n_audit == 0:
         return _items_of(_top_k(scores, size, rng), inference, members), no_audit
     # Audit items: drawn uniformly from the inference set, so that their
     # correctness is an unbiased sample of the inference-set accuracy.
     audit = rng.choice(n_units, size=n_audit, replace=False)
     rest = np.setdiff1d(np.arange(n_units), audit, assume_unique=True)
-    chosen = rest[_top_k(scores[rest], size - n_audit, rng)]
+    chosen = rest[_top_k(scores[rest], n_chosen, rng)]
     audit = _items_of(audit, inference, members)
     return np.concatenate([_items_of(chosen, inference, members), audit]), audit
+
+
+def _inference_view(setup, state, pool, n_units, batch_size):
+    """The inference set as a stopping rule sees it when planning an audit."""
+    error, units = None, None
+    if pool is not None and pool.confidence.size:
+        if np.isfinite(pool.confidence).all():
+            error = 1.0 - pool.confidence
+        if setup.group_codes is not None:
+            units = np.unique(setup.group_codes[pool.inference], return_inverse=True)[1]
+    unit_size = 1
+    if setup.group_codes is not None:
+        unit_size = int(np.bincount(setup.group_codes).max())
+    return InferenceSet(
+        n_units=n_units,
+        batch_size=batch_size,
+        error_probability=error,
+        units=units,
+        unit_size=unit_size * (state.n_outputs or 1),
+        n_observed=state.n_labelled(),
+        n_library=state.acquired_iter.size,
+    )
 
 
 def prereveal_scores(pool, indices, labels, *, is_classifier, tolerance):
@@ -343,16 +392,18 @@ def prereveal_scores(pool, indices, labels, *, is_classifier, tolerance):
 
     Returns
     -------
-    correct : ndarray of float or None
+    prereveal : Prereveal
         Per told item (per cell): 1.0 or 0.0 for a correct or wrong
-        prediction, NaN for a cell without a label; None without a model or
-        without a notion of correctness (a regressor without tolerance).
+        prediction, NaN for a cell without a label (None without a model or
+        without a notion of correctness: a regressor without tolerance), the
+        model's confidence in it, and the predicted errors of the inference
+        set.
     scores : dict
         ``batch_score`` and, for regressors, ``batch_mse`` and ``batch_mae``.
     """
     correct, scores = None, {}
     if pool is None or not indices.size:
-        return correct, scores
+        return Prereveal(None, None, np.nan), scores
     predictions = pool.at(indices)
     labelled = ~_nan_cells(labels)
     if is_classifier or tolerance is not None:
@@ -364,4 +415,6 @@ def prereveal_scores(pool, indices, labels, *, is_classifier, tolerance):
         err = (predictions.astype(float) - labels.astype(float))[labelled]
         scores["batch_mse"] = float(np.mean(err**2))
         scores["batch_mae"] = float(np.mean(np.abs(err)))
-    return correct, scores
+    positions = np.searchsorted(pool.inference, indices)
+    prereveal = Prereveal(correct, pool.confidence[positions], pool.predicted_errors())
+    return prereveal, scores

@@ -56,6 +56,14 @@ from .utils._display import print_round, progress_bar
 __all__ = ["CampaignFileError", "HybridScreenCV", "OracleError"]
 
 
+def _hold_start(held):
+    """The round whose model is held: the first of the last run of holds."""
+    run = held.size
+    while run > 0 and held[run - 1]:
+        run -= 1
+    return run
+
+
 class OracleError(RuntimeError):
     """The oracle failed on a batch; the screen is left as it was before it."""
 
@@ -304,7 +312,7 @@ class HybridScreenCV(DelegateToEstimatorMixin, MetaEstimatorMixin, BaseEstimator
             Interval(Real, 0, 1, closed="right"),
             None,
         ],
-        "stopping": [StrOptions({"kl"}), HasMethods(["reset", "update"]), None],
+        "stopping": [StrOptions({"kl", "ppi"}), HasMethods(["reset", "update"]), None],
         "target": [Interval(Real, 0, 1, closed="neither"), "array-like"],
         "delta": [Interval(Real, 0, 1, closed="neither")],
         "tolerance": [Interval(Real, 0, None, closed="left"), None],
@@ -603,7 +611,7 @@ class HybridScreenCV(DelegateToEstimatorMixin, MetaEstimatorMixin, BaseEstimator
     def evidence_(self):
         """The :class:`~sklearn_isd.stopping.Evidence` of every round, in order."""
         self._check_started(library=False, error=AttributeError)
-        return self._state.evidence()
+        return self._state.evidence(self._setup)
 
     def _output_names(self):
         names = getattr(getattr(self, "_state", None), "output_names", None)
@@ -840,15 +848,19 @@ class HybridScreenCV(DelegateToEstimatorMixin, MetaEstimatorMixin, BaseEstimator
         if state.output_names is None:  # the first labels of a campaign
             state = self._with_outputs(setup, state, labels)
         pool = None if self._fitted is None else self._fitted.pool
-        correct, batch_scores = prereveal_scores(
+        prereveal, batch_scores = prereveal_scores(
             pool,
             indices,
             labels,
             is_classifier=setup.is_classifier,
             tolerance=setup.tolerance,
         )
-        state, bounds = state.commit(setup, indices, labels, correct)
-        fitted, times = self._fit_round(state)
+        batch_scores["predicted_errors"] = float(np.sum(prereveal.predicted))
+        state, bounds = state.commit(setup, indices, labels, prereveal)
+        if state.held[-1]:
+            fitted, times = self._hold_round(state, pool)
+        else:
+            fitted, times = self._fit_round(state)
         truth = {}
         if setup.y_true is not None:
             truth = readout_scores(
@@ -866,12 +878,20 @@ class HybridScreenCV(DelegateToEstimatorMixin, MetaEstimatorMixin, BaseEstimator
         self._report_round(bar)
         return self
 
-    def _fit_round(self, state):
-        """Refit on the measured labels and score the inference set."""
+    def _fit_round(self, state, before=None):
+        """Refit on the measured labels and score the inference set.
+
+        With ``before``, the model is fit on the labels of the rounds before
+        that one only (the model a stopping rule held since).
+        """
         setup = self._setup
         t0 = time.perf_counter()
-        X_obs = _safe_indexing(self._library, state.observed_indices)
+        train = state.observed_indices
         labels = state.observed_labels
+        if before is not None:
+            earlier = state.acquired_iter[train] < before
+            train, labels = train[earlier], labels[earlier]
+        X_obs = _safe_indexing(self._library, train)
         estimator, single_class = refit(
             self.estimator,
             self._fitted,
@@ -898,18 +918,61 @@ class HybridScreenCV(DelegateToEstimatorMixin, MetaEstimatorMixin, BaseEstimator
             estimator,
             self._library,
             state.observed_indices,
-            labels,
+            state.observed_labels,
             pool,
             setup.n_items,
         )
         fitted = Fitted(estimator, transduction, pool, single_class)
         return fitted, {"fit_time": t1 - t0, "score_time": t2 - t1}
 
+    def _hold_round(self, state, pool):
+        """Keep the model the stopping rule holds: its predictions stay the readout.
+
+        No refit: the told items leave the cached predictions, which keep
+        ranking the next batch. Once the screen stops, ``estimator_`` is
+        refit on every label (for new items), while the readout keeps the
+        held predictions, which the rule certified.
+        """
+        held = self._fitted
+        pool = pool.without(state.observed_indices)
+        estimator, single_class, fit_time = held.estimator, held.single_class, 0.0
+        if state.stop:
+            t0 = time.perf_counter()
+            estimator, single_class = refit(
+                self.estimator,
+                None,
+                _safe_indexing(self._library, state.observed_indices),
+                state.observed_labels,
+                seed=self._setup.seed,
+                is_classifier=self._setup.is_classifier,
+            )
+            fit_time = time.perf_counter() - t0
+        transduction = readout(
+            held.estimator,
+            self._library,
+            state.observed_indices,
+            state.observed_labels,
+            pool,
+            self._setup.n_items,
+        )
+        fitted = Fitted(estimator, transduction, pool, single_class)
+        return fitted, {"fit_time": fit_time, "score_time": 0.0}
+
     def _ensure_fitted(self):
         """Rebuild the model of a campaign just loaded (or unpickled)."""
-        if self._fitted is None and self._state.observed_indices.size:
-            self._check_started()
-            self._fitted = self._fit_round(self._state)[0]
+        state = self._state
+        if self._fitted is not None or not state.observed_indices.size:
+            return
+        self._check_started()
+        if not (state.held.size and state.held[-1]):
+            self._fitted = self._fit_round(state)[0]
+            return
+        # The rule holds the model of the round the hold began at: refit it
+        # on the labels measured before, then as in a held round.
+        start = _hold_start(state.held)
+        before = self._fit_round(state, before=start)[0]
+        self._fitted = before
+        self._fitted = self._hold_round(state, before.pool)[0]
 
     def _report_round(self, bar):
         """Print the round just recorded (verbose), warn of a one-class stop."""

@@ -12,6 +12,7 @@ by keeping the state it had, and a saved campaign is the state written out.
 import copy
 from dataclasses import dataclass
 from numbers import Integral
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import is_classifier
@@ -23,7 +24,13 @@ from .acquisition import get_acquisition
 from .stopping import Evidence
 from .stopping._monitor import feed_rule, make_rule
 
-__all__ = ["CampaignSetup", "CampaignState", "history_keys", "resolve_setup"]
+__all__ = [
+    "CampaignSetup",
+    "CampaignState",
+    "RoundRecord",
+    "history_keys",
+    "resolve_setup",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,6 +156,7 @@ def history_keys(setup, output_names):
         "fraction_observed",
         "n_batch",
         "batch_score",
+        "predicted_errors",
         "batch_lower_bound",
         "system_lower_bound",
         "fit_time",
@@ -170,6 +178,55 @@ def history_keys(setup, output_names):
     return keys
 
 
+class RoundRecord(NamedTuple):
+    """What one round told a stopping rule, derived from the state's arrays."""
+
+    correct: np.ndarray  # pre-reveal correctness of the told items (per cell)
+    audit: np.ndarray  # the audit items among them
+    n_labelled: object  # labels measured so far (per output of a matrix)
+    confidence: np.ndarray  # the model's probability of each prediction
+    units: np.ndarray | None  # the group of each told item (groups only)
+    n_inference: int  # units in the inference set the batch came from
+    unit_size: int  # most items of one such unit
+    predicted: np.ndarray  # predicted wrong predictions there, per output
+    held: bool  # predicted by a model held since the previous round
+
+    def evidence(self, n_items, output=None):
+        """The :class:`~sklearn_isd.stopping.Evidence` of the round.
+
+        Cells of a matrix screen are pooled, or, with ``output``, the column
+        of that output is taken.
+        """
+        correct, confidence = self.correct, self.confidence
+        n_outputs = 1 if correct.ndim == 1 else correct.shape[1]
+        context = {
+            "n_inference": self.n_inference,
+            "held": self.held,
+            "units": self.units,
+        }
+        if output is None:
+            return Evidence.from_round(
+                correct,
+                self.audit,
+                np.sum(self.n_labelled),
+                n_items * n_outputs,
+                unit_size=self.unit_size * n_outputs,
+                predicted_errors=float(np.sum(self.predicted)),
+                confidence=confidence,
+                **context,
+            )
+        return Evidence.from_round(
+            correct[:, output],
+            self.audit,
+            np.ravel(self.n_labelled)[output],
+            n_items,
+            unit_size=self.unit_size,
+            predicted_errors=float(np.ravel(self.predicted)[output]),
+            confidence=confidence[:, output],
+            **context,
+        )
+
+
 def _empty_history(keys):
     return {
         key: np.empty(0, dtype=np.intp if key.startswith("n_") else float)
@@ -189,6 +246,8 @@ class CampaignState:
     prereveal_correct : ndarray of float of shape (n_items,) or \
             (n_items, n_outputs)
         1/0 for a correct/wrong prediction made before the reveal, else NaN.
+    prereveal_confidence : ndarray of float, shaped as prereveal_correct
+        The probability the model gave that prediction (NaN if none).
     audit_mask : ndarray of bool of shape (n_items,)
         Items acquired as audit items.
     observed_indices, observed_labels : ndarray
@@ -203,6 +262,13 @@ class CampaignState:
         its audit items.
     history : dict of ndarray
         The rounds, as in ``history_``.
+    held : ndarray of bool of shape (n_iter,)
+        Per round: the model was held (not refit) after its tell, because the
+        stopping rule certifies that model's predictions.
+    round_predicted : ndarray of float of shape (n_iter, n_outputs)
+        Per round (and output): the model's predicted number of wrong
+        predictions on the inference set the round's batch was drawn from
+        (NaN without a model or probabilities).
     rule : object or None
         The stopping rule with its state (see
         :func:`~sklearn_isd.stopping._monitor.make_rule`).
@@ -214,6 +280,7 @@ class CampaignState:
         "acquired_iter",
         "observed_mask",
         "prereveal_correct",
+        "prereveal_confidence",
         "audit_mask",
         "observed_indices",
         "observed_labels",
@@ -222,6 +289,8 @@ class CampaignState:
         "pending",
         "pending_audit",
         "history",
+        "held",
+        "round_predicted",
         "rule",
         "output_names",
     )
@@ -238,6 +307,7 @@ class CampaignState:
             acquired_iter=np.full(n, -1, dtype=np.intp),
             observed_mask=np.zeros(n, dtype=bool),
             prereveal_correct=np.full(n, np.nan),
+            prereveal_confidence=np.full(n, np.nan),
             audit_mask=np.zeros(n, dtype=bool),
             observed_indices=np.empty(0, dtype=np.intp),
             observed_labels=None,
@@ -246,6 +316,8 @@ class CampaignState:
             pending=None,
             pending_audit=np.empty(0, dtype=np.intp),
             history=_empty_history(history_keys(setup, None)),
+            held=np.zeros(0, dtype=bool),
+            round_predicted=np.empty((0, 1)),
             rule=rule,
             output_names=None,
         )
@@ -293,36 +365,43 @@ class CampaignState:
             return np.zeros(self.n_outputs, dtype=np.int64)
         return (~_nan_cells(self.observed_labels)).sum(axis=0)
 
-    def round_records(self):
-        """Per round: its items' correctness, audit mask and labels so far.
-
-        Yields ``(correct, audit, n_labelled)``: the pre-reveal correctness
-        and audit flags of the items told in the round, and the number of
-        labels measured up to that round (per output for a matrix campaign).
-        """
+    def round_records(self, setup):
+        """The :class:`RoundRecord` of every round, in order."""
         acquired = self.acquired_iter
         labelled = self.labelled_cells()
         order = np.argsort(acquired, kind="stable")
         order = order[acquired[order] >= 0]
         bounds = np.searchsorted(acquired[order], np.arange(self.n_iter + 1))
+        codes = setup.group_codes
+        sizes = None if codes is None else np.bincount(codes)
+        seen = np.zeros(0 if sizes is None else sizes.size, dtype=bool)
         n_labelled = np.zeros(labelled.shape[1:], dtype=np.int64)
+        n_inference, unit_size = acquired.size, 1
         for t in range(self.n_iter):
             in_round = order[bounds[t] : bounds[t + 1]]
+            if sizes is not None:  # units: the groups without a measured item
+                n_inference = int((~seen).sum())
+                unit_size = int(sizes[~seen].max()) if n_inference else 1
+                seen[codes[in_round]] = True
             n_labelled = n_labelled + labelled[in_round].sum(axis=0)
-            yield (
-                self.prereveal_correct[in_round],
-                self.audit_mask[in_round],
-                n_labelled,
+            yield RoundRecord(
+                correct=self.prereveal_correct[in_round],
+                audit=self.audit_mask[in_round],
+                n_labelled=n_labelled,
+                confidence=self.prereveal_confidence[in_round],
+                units=None if codes is None else codes[in_round],
+                n_inference=n_inference,
+                unit_size=unit_size,
+                predicted=self.round_predicted[t],
+                held=bool(t > 0 and self.held[t - 1]),
             )
+            if sizes is None:
+                n_inference -= in_round.size
 
-    def evidence(self):
+    def evidence(self, setup):
         """The pooled :class:`~sklearn_isd.stopping.Evidence` of every round."""
         n_items = self.acquired_iter.size
-        n_cells = n_items * (self.n_outputs or 1)
-        return [
-            Evidence.from_round(correct, audit, np.sum(n_labelled), n_cells)
-            for correct, audit, n_labelled in self.round_records()
-        ]
+        return [record.evidence(n_items) for record in self.round_records(setup)]
 
     # ------------------------------------------------------------------
     # Operations: each returns a new state
@@ -337,11 +416,15 @@ class CampaignState:
         if names is None:
             names = [str(j) for j in range(width)]
         names = np.asarray(names, dtype=str)
-        changes = {"output_names": names, "rule": rule}
+        changes = {
+            "output_names": names,
+            "rule": rule,
+            "round_predicted": np.empty((0, width)),
+        }
         if width > 1 and self.prereveal_correct.ndim == 1:
-            changes["prereveal_correct"] = np.full(
-                (self.acquired_iter.size, width), np.nan
-            )
+            cells = (self.acquired_iter.size, width)
+            changes["prereveal_correct"] = np.full(cells, np.nan)
+            changes["prereveal_confidence"] = np.full(cells, np.nan)
         keys = history_keys(setup, names if width > 1 else None)
         if list(self.history) != keys:
             changes["history"] = _empty_history(keys)
@@ -352,8 +435,8 @@ class CampaignState:
         if self.rule is None:
             return self
         rule = copy.deepcopy(self.rule)
-        for correct, audit, n_labelled in self.round_records():
-            feed_rule(rule, correct, audit, n_labelled, setup.n_items)
+        for record in self.round_records(setup):
+            feed_rule(rule, record, setup.n_items)
         return self.replace(rule=rule)
 
     def propose(self, batch, audit):
@@ -372,28 +455,33 @@ class CampaignState:
             pending_audit=np.setdiff1d(self.pending_audit, indices),
         )
 
-    def commit(self, setup, indices, labels, correct):
+    def commit(self, setup, indices, labels, prereveal):
         """Record a told batch: labels, rounds, audit flags, the rule's update.
 
-        ``correct`` is the pre-reveal correctness of the told items (per
-        cell), or None when there is no evidence. Returns the new state and
-        the stopping rule's bounds for the history row.
+        ``prereveal`` is what the model knew before the reveal: a
+        :class:`~sklearn_isd._pool.Prereveal` (correctness and confidence of
+        the told items, predicted errors of the inference set). Returns the
+        new state and the stopping rule's bounds for the history row.
         """
         round_ = self.n_iter
-        prereveal = self.prereveal_correct
-        if correct is not None:
-            prereveal = prereveal.copy()
-            prereveal[indices] = correct
-        audit = np.isin(indices, self.pending_audit)
+        correct_all, confidence_all = self.prereveal_correct, self.prereveal_confidence
+        if prereveal.correct is not None:
+            correct_all = correct_all.copy()
+            correct_all[indices] = prereveal.correct
+        if prereveal.confidence is not None:
+            confidence_all = confidence_all.copy()
+            confidence_all[indices] = prereveal.confidence
         audit_mask = self.audit_mask.copy()
-        audit_mask[indices[audit]] = True
+        audit_mask[indices[np.isin(indices, self.pending_audit)]] = True
         observed_mask = self.observed_mask.copy()
         observed_mask[indices] = True
         acquired_iter = self.acquired_iter.copy()
         acquired_iter[indices] = round_
+        predicted = np.broadcast_to(prereveal.predicted, self.round_predicted.shape[1:])
         state = self.replace(
             rule=copy.deepcopy(self.rule),  # the rule learns on a copy
-            prereveal_correct=prereveal,
+            prereveal_correct=correct_all,
+            prereveal_confidence=confidence_all,
             audit_mask=audit_mask,
             observed_mask=observed_mask,
             acquired_iter=acquired_iter,
@@ -405,16 +493,19 @@ class CampaignState:
                 else np.concatenate([self.observed_labels, labels])
             ),
             n_iter=round_ + 1,
+            round_predicted=np.vstack([self.round_predicted, predicted]),
         ).cancel(indices)
-        stops, bounds = state._update_rule(setup, correct, audit)
+        stops, bounds = state._update_rule(setup, indices)
+        held = bool(getattr(state.rule, "holds_model_", False))
+        state = state.replace(held=np.append(self.held, held))
         return state._terminated(setup, stops), bounds
 
-    def _update_rule(self, setup, correct, audit):
-        """Feed the rule (this state's own copy) one round; decision, bounds."""
+    def _update_rule(self, setup, indices):
+        """Feed the rule (this state's own copy) the last round; decision, bounds."""
         rule = self.rule
         if rule is None:
             return False, {}
-        stops = feed_rule(rule, correct, audit, self.n_labelled(), setup.n_items)
+        stops = feed_rule(rule, self._round_record(setup, indices), setup.n_items)
         bounds = {
             "batch_lower_bound": rule.batch_lower_bound_,
             "system_lower_bound": rule.system_lower_bound_,
@@ -423,6 +514,35 @@ class CampaignState:
             for name, bound in zip(self.output_names, rule.lower_bounds_, strict=True):
                 bounds[f"system_lower_bound_{name}"] = bound
         return stops and setup.decides, bounds
+
+    def _round_record(self, setup, indices):
+        """The record of the round just committed (as :meth:`round_records`)."""
+        indices = np.sort(indices)  # the order of a replay
+        codes = setup.group_codes
+        before = self.observed_indices[: self.observed_indices.size - indices.size]
+        if codes is None:
+            units, n_inference, unit_size = (
+                None,
+                self.acquired_iter.size - before.size,
+                1,
+            )
+        else:
+            units = codes[indices]
+            unseen = np.ones(codes.max() + 1, dtype=bool)
+            unseen[codes[before]] = False
+            n_inference = int(unseen.sum())
+            unit_size = int(np.bincount(codes)[unseen].max())
+        return RoundRecord(
+            correct=self.prereveal_correct[indices],
+            audit=self.audit_mask[indices],
+            n_labelled=self.n_labelled(),
+            confidence=self.prereveal_confidence[indices],
+            units=units,
+            n_inference=n_inference,
+            unit_size=unit_size,
+            predicted=self.round_predicted[-1],
+            held=bool(self.held.size and self.held[-1]),
+        )
 
     def _terminated(self, setup, rule_stops):
         if self.observed_indices.size == setup.n_items:

@@ -21,12 +21,16 @@ decision; it never raises to stop. :class:`~sklearn_isd.HybridScreenCV`
 clones the criterion it is given, so one object can be reused across screens.
 """
 
+from ._audit import betting_upper_bound, hypergeometric_upper_bound
 from ._bounds import bernoulli_kl, clopper_pearson_lower_bound, kl_lower_bound
 from ._evidence import Evidence, replay_stopping, round_evidence
+from ._ppi import PredictionPoweredBound
 from ._rules import (
     AnytimeKLBound,
     AuditBound,
+    AuditPlan,
     Budget,
+    InferenceSet,
     KLBound,
     PooledKLBound,
     StoppingCriterion,
@@ -35,13 +39,18 @@ from ._rules import (
 __all__ = [
     "AnytimeKLBound",
     "AuditBound",
+    "AuditPlan",
     "Budget",
     "Evidence",
+    "InferenceSet",
     "KLBound",
     "PooledKLBound",
+    "PredictionPoweredBound",
     "StoppingCriterion",
     "bernoulli_kl",
+    "betting_upper_bound",
     "clopper_pearson_lower_bound",
+    "hypergeometric_upper_bound",
     "kl_lower_bound",
     "replay_stopping",
     "round_evidence",

@@ -8,19 +8,25 @@ from sklearn.base import clone
 __all__ = ["Evidence", "replay_stopping", "round_evidence"]
 
 
+#: The keyword arguments of ``update`` before rules took an Evidence object.
+LEGACY_FIELDS = ("batch_correct", "audit_correct", "n_observed", "n_library")
+
+
 @dataclass(frozen=True, eq=False)
 class Evidence:
     """What a stopping rule learns from one round of a screen.
 
     A screen builds one per round, after the labels of the round's batch were
-    told, and passes its fields to :meth:`StoppingCriterion.update
-    <sklearn_isd.stopping.StoppingCriterion.update>` as keyword arguments
-    (``rule.update(**vars(evidence))``). A fitted screen keeps them in
-    ``evidence_``, which is what :func:`replay_stopping` feeds to other rules.
+    told, and passes it to :meth:`StoppingCriterion.update
+    <sklearn_isd.stopping.StoppingCriterion.update>`. A fitted screen keeps
+    them in ``evidence_``, which is what :func:`replay_stopping` feeds to
+    other rules, so a rule that reads only these fields can be replayed on
+    any recorded screen.
 
     In a matrix screen (2-d labels) each labelled cell is one outcome, and
     ``n_observed`` and ``n_library`` count cells (or, for the rule of one
-    output, that output's cells).
+    output, that output's cells). A *unit* is what is acquired at once: an
+    item, or a group of items (``groups``).
 
     Attributes
     ----------
@@ -35,15 +41,40 @@ class Evidence:
         Labels measured so far, this batch included.
     n_library : int
         Size of the library (items, or cells of a matrix screen).
+    n_inference : int or None, default=None
+        Units in the inference set the batch (and its audit) was drawn from.
+    unit_size : int, default=1
+        Most outcomes one unit holds (1 for items of a 1-d screen; the
+        number of outputs for the cells of a matrix screen pooled; the
+        largest group's outcomes for groups).
+    predicted_errors : float, default=nan
+        The model's own expectation of its wrong predictions on that
+        inference set: the sum over its outcomes of one minus the
+        probability of the predicted class (NaN without probabilities).
+    batch_confidence : ndarray of float of shape (n_outcomes,) or None
+        The probability the model gave each prediction of ``batch_correct``
+        (NaN where it has none).
+    audit_unit_errors : ndarray of int of shape (n_audit_units,) or None
+        Wrong outcomes of each audit unit (what an audit of units counts).
+    held : bool, default=False
+        Whether the batch was predicted by a model the screen held, not
+        refit, after the previous round (see
+        :class:`PredictionPoweredBound`).
     """
 
     batch_correct: np.ndarray | None
     audit_correct: np.ndarray | None
     n_observed: int
     n_library: int
+    n_inference: int | None = None
+    unit_size: int = 1
+    predicted_errors: float = float("nan")
+    batch_confidence: np.ndarray | None = None
+    audit_unit_errors: np.ndarray | None = None
+    held: bool = False
 
     @classmethod
-    def from_round(cls, correct, audit, n_observed, n_library):
+    def from_round(cls, correct, audit, n_observed, n_library, **context):
         """The evidence of a round from the correctness of its told items.
 
         Parameters
@@ -56,21 +87,63 @@ class Evidence:
             The audit items among the told items.
         n_observed, n_library : int
             Labels measured so far, and the size of the library.
+        **context
+            ``n_inference``, ``unit_size``, ``predicted_errors``, ``held``,
+            ``confidence`` (like ``correct``) and ``units`` (the unit of each
+            told item, for audits of groups).
 
         Returns
         -------
         evidence : Evidence
         """
+        confidence = context.pop("confidence", None)
+        units = context.pop("units", None)
         if correct is None or correct.size == 0 or np.isnan(correct).all():
-            batch_correct = audit_correct = None
-        elif correct.ndim == 2:
-            known = ~np.isnan(correct)
-            batch_correct = correct[known] == 1
-            audit_correct = correct[audit][known[audit]] == 1
+            return cls(None, None, int(n_observed), int(n_library), **context)
+        known = ~np.isnan(correct)
+        batch_correct = correct[known] == 1
+        audit_known = known[audit]
+        audit_correct = correct[audit][audit_known] == 1
+        wrong = np.where(known, correct == 0, False)
+        item_errors = wrong.reshape(wrong.shape[0], -1).sum(axis=1)[audit]
+        if units is not None:
+            unit_errors = np.bincount(
+                np.unique(units[audit], return_inverse=True)[1], weights=item_errors
+            ).astype(np.int64)
         else:
-            batch_correct = correct == 1
-            audit_correct = batch_correct[audit]
-        return cls(batch_correct, audit_correct, int(n_observed), int(n_library))
+            unit_errors = item_errors.astype(np.int64)
+        if confidence is not None:
+            confidence = np.broadcast_to(confidence, correct.shape)[known]
+        return cls(
+            batch_correct,
+            audit_correct,
+            int(n_observed),
+            int(n_library),
+            batch_confidence=confidence,
+            audit_unit_errors=unit_errors,
+            **context,
+        )
+
+    def legacy_kwargs(self):
+        """The keyword arguments ``update`` took before Evidence existed."""
+        return {name: getattr(self, name) for name in LEGACY_FIELDS}
+
+
+def as_evidence(evidence, kwargs):
+    """``update``'s argument: an Evidence, or the legacy keyword arguments."""
+    if evidence is not None:
+        if kwargs:
+            raise TypeError("Pass an Evidence object or keyword arguments, not both.")
+        return evidence
+    missing = {"batch_correct", "n_observed", "n_library"} - set(kwargs)
+    if missing:
+        raise TypeError(f"update() needs an Evidence object (missing {missing}).")
+    return Evidence(
+        kwargs.get("batch_correct"),
+        kwargs.get("audit_correct"),
+        int(kwargs["n_observed"]),
+        int(kwargs["n_library"]),
+    )
 
 
 def round_evidence(screen):
@@ -87,13 +160,12 @@ def round_evidence(screen):
     Yields
     ------
     evidence : dict
-        Per round, in order, the keyword arguments of
-        :meth:`StoppingCriterion.update`: ``batch_correct``, ``audit_correct``
-        (None for a round without a model), ``n_observed`` and ``n_library``
-        (the fields of :class:`Evidence`).
+        Per round, in order: ``batch_correct``, ``audit_correct`` (None for a
+        round without a model), ``n_observed`` and ``n_library``, the
+        keyword arguments ``update`` takes (all fields: ``screen.evidence_``).
     """
     for evidence in screen.evidence_:
-        yield dict(vars(evidence))
+        yield evidence.legacy_kwargs()
 
 
 def replay_stopping(criterion, screen):
@@ -103,8 +175,10 @@ def replay_stopping(criterion, screen):
     with ``stopping=None`` to the end) through a fresh copy of
     ``criterion``, in order. This is how rules are compared on the same
     screens in the coverage study: one screen, several stopping times. The
-    audit evidence of :class:`AuditBound` exists only in screens run with
-    an audit rule, whose batches held audit items.
+    audit evidence of :class:`AuditBound` and
+    :class:`PredictionPoweredBound` exists only in screens run with an audit
+    rule, whose batches held audit items; a screen recorded without audits
+    gives them nothing to certify with.
 
     Parameters
     ----------
@@ -132,8 +206,10 @@ def replay_stopping(criterion, screen):
     >>> float(screen.history_["system_score"][t]) >= 0.9
     True
     """
+    from ._monitor import update_rule
+
     rule = clone(criterion).reset()
     for t, evidence in enumerate(screen.evidence_):
-        if rule.update(**vars(evidence)):
+        if update_rule(rule, evidence):
             return t
     return None

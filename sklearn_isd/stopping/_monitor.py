@@ -6,13 +6,42 @@ the evidence of every round; :func:`feed_rule` gives it one round. A matrix
 screen with one target per output runs a :class:`PerOutputRule`.
 """
 
+import inspect
+
 import numpy as np
 from sklearn.base import clone
 
-from ._evidence import Evidence
-from ._rules import KLBound
+from ._ppi import PredictionPoweredBound
+from ._rules import AuditPlan, KLBound
 
-__all__ = ["PerOutputRule", "feed_rule", "make_rule"]
+__all__ = ["PerOutputRule", "feed_rule", "make_rule", "plan_audit", "update_rule"]
+
+
+def update_rule(rule, evidence):
+    """``rule.update`` with the evidence of a round; True if it says stop.
+
+    Rules written for the keyword arguments ``update`` took before
+    :class:`Evidence` existed (``batch_correct``, ``audit_correct``,
+    ``n_observed``, ``n_library``) get those.
+    """
+    parameters = inspect.signature(rule.update).parameters
+    if "evidence" in parameters:
+        return rule.update(evidence)
+    return rule.update(**evidence.legacy_kwargs())
+
+
+def plan_audit(rule, inference):
+    """The audit a rule asks for in the next batch (:class:`AuditPlan`).
+
+    Rules with only ``audit_size(batch_size)`` draw that many audit items
+    within the batch.
+    """
+    if rule is None:
+        return AuditPlan(0)
+    plan = getattr(rule, "plan", None)
+    if plan is not None:
+        return plan(inference)
+    return AuditPlan(rule.audit_size(inference.batch_size))
 
 
 class PerOutputRule:
@@ -50,24 +79,29 @@ class PerOutputRule:
     def audit_size(self, batch_size):
         return max(c.audit_size(batch_size) for c in self.criteria_)
 
+    def plan(self, inference):
+        """The largest audit any output's rule asks for (see ``plan_audit``)."""
+        plans = [
+            plan_audit(c, inference.output(j)) for j, c in enumerate(self.criteria_)
+        ]
+        return AuditPlan(
+            max(p.n_audit for p in plans), all(p.within_batch for p in plans)
+        )
+
+    @property
+    def holds_model_(self):
+        """Whether some output's rule holds the model (no refit)."""
+        return any(getattr(c, "holds_model_", False) for c in self.criteria_)
+
     @property
     def lower_bounds_(self):
         """The system lower bound of each output."""
         return np.array([c.system_lower_bound_ for c in self.criteria_], float)
 
-    def update_outputs(self, correct, audit, n_labelled, n_items):
+    def update_outputs(self, record, n_items):
         """Feed each output's criterion its column of the round's evidence."""
         stops = [
-            criterion.update(
-                **vars(
-                    Evidence.from_round(
-                        None if correct is None else correct[:, j],
-                        audit,
-                        n_labelled[j],
-                        n_items,
-                    )
-                )
-            )
+            update_rule(criterion, record.evidence(n_items, output=j))
             for j, criterion in enumerate(self.criteria_)
         ]
         self.batch_lower_bound_ = float(
@@ -77,10 +111,16 @@ class PerOutputRule:
         return all(stops)
 
 
+#: Stopping rules by name: ``stopping="kl"`` is KLBound(target, delta).
+_NAMED = {"kl": KLBound, "ppi": PredictionPoweredBound}
+
+
 def _output_criterion(stopping, target, delta, n_outputs):
     """The stopping rule of one output: ``target``, delta split over outputs."""
-    if stopping in ("kl", None):
+    if stopping is None:
         return KLBound(target=float(target), delta=delta / n_outputs)
+    if isinstance(stopping, str):
+        return _NAMED[stopping](target=float(target), delta=delta / n_outputs)
     criterion = clone(stopping)
     params = criterion.get_params()
     if "target" not in params or "delta" not in params:
@@ -94,14 +134,14 @@ def _output_criterion(stopping, target, delta, n_outputs):
 
 def _check_rule(stopping, has_correctness):
     """Raise if ``stopping`` cannot run; the single rule for a float target."""
-    if stopping == "kl" and not has_correctness:
+    if isinstance(stopping, str) and not has_correctness:
         raise ValueError(
-            "stopping='kl' needs a notion of a correct prediction, which a "
+            f"stopping={stopping!r} needs a notion of a correct prediction, which a "
             "regressor only has with a tolerance: pass tolerance=... (a "
             "prediction within it of the measured value counts as "
             "correct), or stopping=None to measure up to max_fraction."
         )
-    if stopping is None or stopping == "kl":
+    if stopping is None or stopping in _NAMED:
         return None
     return clone(stopping)
 
@@ -138,7 +178,9 @@ def make_rule(stopping, target, delta, *, n_outputs, has_correctness):
     single = _check_rule(stopping, has_correctness)
     targets = np.asarray(target, dtype=float)
     if targets.ndim == 0:
-        if stopping == "kl" or (stopping is None and has_correctness):
+        if isinstance(stopping, str):
+            single = _NAMED[stopping](target=target, delta=delta)
+        elif stopping is None and has_correctness:
             single = KLBound(target=target, delta=delta)
         return (None if single is None else single.reset()), decides
     if n_outputs is None:
@@ -157,25 +199,19 @@ def make_rule(stopping, target, delta, *, n_outputs, has_correctness):
     return PerOutputRule(criteria).reset(), decides
 
 
-def feed_rule(rule, correct, audit, n_labelled, n_items):
+def feed_rule(rule, record, n_items):
     """Give ``rule`` the evidence of one round; True if it says stop.
 
     Parameters
     ----------
     rule : StoppingCriterion or PerOutputRule
         The rule of the screen, updated in place.
-    correct : ndarray or None
-        Pre-reveal correctness of the told items (per cell in a matrix
-        screen): 1.0, 0.0 or NaN.
-    audit : ndarray of bool
-        The audit items among them.
-    n_labelled : int or ndarray of int
-        Labels measured so far (per output in a matrix screen).
+    record : RoundRecord
+        What the round told (:class:`sklearn_isd._state.RoundRecord`); its
+        ``evidence(n_items, output=None)`` pools the cells of a matrix screen.
     n_items : int
         Items in the library.
     """
     if isinstance(rule, PerOutputRule):
-        return rule.update_outputs(correct, audit, n_labelled, n_items)
-    n_cells = n_items * np.size(n_labelled)
-    evidence = Evidence.from_round(correct, audit, np.sum(n_labelled), n_cells)
-    return rule.update(**vars(evidence))
+        return rule.update_outputs(record, n_items)
+    return update_rule(rule, record.evidence(n_items))

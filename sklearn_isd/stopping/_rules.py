@@ -1,6 +1,7 @@
 """The stopping rules: small objects with parameters, state and a decision."""
 
 from collections import deque
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -8,15 +9,86 @@ from sklearn.base import BaseEstimator
 
 from ..utils._compat import Interval, StrOptions
 from ._bounds import clopper_pearson_lower_bound, kl_lower_bound
+from ._evidence import as_evidence
 
 __all__ = [
     "AnytimeKLBound",
     "AuditBound",
+    "AuditPlan",
     "Budget",
+    "InferenceSet",
     "KLBound",
     "PooledKLBound",
     "StoppingCriterion",
 ]
+
+
+@dataclass(frozen=True, eq=False)
+class InferenceSet:
+    """The inference set a batch is about to be drawn from, as a rule sees it.
+
+    Passed to :meth:`StoppingCriterion.plan` before each batch is proposed.
+
+    Attributes
+    ----------
+    n_units : int
+        Units (items, or groups) in the inference set.
+    batch_size : int
+        Units the screen's acquisition will choose in this batch.
+    error_probability : ndarray of shape (n_items,) or (n_items, n_outputs) \
+            or None
+        For each item of the inference set (and output of a matrix screen),
+        one minus the probability the model gives its prediction; None
+        without probabilities (regressors, or before any model).
+    units : ndarray of int of shape (n_items,) or None
+        The unit (0 to ``n_units - 1``) of each item when items are acquired
+        in groups; None when each item is its own unit.
+    unit_size : int
+        Most outcomes one unit holds (see :class:`Evidence`).
+    n_observed : int or ndarray of int
+        Labels measured so far (per output for a matrix screen).
+    n_library : int
+        Items in the library.
+    """
+
+    n_units: int
+    batch_size: int
+    error_probability: np.ndarray | None
+    units: np.ndarray | None
+    unit_size: int
+    n_observed: object
+    n_library: int
+
+    def output(self, j):
+        """The inference set as the rule of output ``j`` sees it."""
+        r = self.error_probability
+        n_outputs = 1 if r is None or r.ndim == 1 else r.shape[1]
+        return InferenceSet(
+            self.n_units,
+            self.batch_size,
+            None if r is None else (r[:, j] if r.ndim == 2 else r),
+            self.units,
+            self.unit_size // n_outputs,
+            np.ravel(self.n_observed)[j],
+            self.n_library,
+        )
+
+
+@dataclass(frozen=True)
+class AuditPlan:
+    """The audit a rule asks for in the next batch.
+
+    Attributes
+    ----------
+    n_audit : int
+        Units to draw uniformly at random from the inference set.
+    within_batch : bool, default=True
+        True: the audit units take places of the batch (the acquisition
+        chooses the rest); False: they are measured on top of it.
+    """
+
+    n_audit: int
+    within_batch: bool = True
 
 
 class StoppingCriterion(BaseEstimator):
@@ -52,6 +124,26 @@ class StoppingCriterion(BaseEstimator):
         """
         return 0
 
+    #: Whether the screen must keep its model, not refit it, after the last
+    #: round (a rule whose certificate is about that model's predictions).
+    holds_model_ = False
+
+    def plan(self, inference):
+        """The audit this rule asks for in the next batch.
+
+        The default asks for :meth:`audit_size` units within the batch.
+
+        Parameters
+        ----------
+        inference : InferenceSet
+            The inference set the batch is about to be drawn from.
+
+        Returns
+        -------
+        plan : AuditPlan
+        """
+        return AuditPlan(self.audit_size(inference.batch_size))
+
     def reset(self):
         """Forget the state of a previous screen.
 
@@ -65,22 +157,20 @@ class StoppingCriterion(BaseEstimator):
         self.stop_ = False
         return self
 
-    def update(self, *, batch_correct, n_observed, n_library, audit_correct=None):
+    def update(self, evidence=None, **kwargs):
         """Take the evidence of one acquired batch and decide.
 
         Parameters
         ----------
-        batch_correct : ndarray of bool of shape (n_batch,) or None
-            Whether each prediction made on the batch before its labels were
-            revealed was correct; ``None`` for a batch acquired without a
-            model (the initial batch).
-        audit_correct : ndarray of bool or None, default=None
-            The part of ``batch_correct`` on the batch's audit items (drawn
-            uniformly from the inference set, see :meth:`audit_size`).
-        n_observed : int
-            Number of measured items, this batch included.
-        n_library : int
-            Number of items in the library.
+        evidence : Evidence
+            What the round told: the correctness of the predictions made on
+            the batch before its labels were revealed, its audit items,
+            labels measured so far and the library's size, and the context
+            of the inference set (see :class:`Evidence`).
+        **kwargs
+            Instead of ``evidence``, its first fields as keywords:
+            ``batch_correct``, ``n_observed``, ``n_library`` and optionally
+            ``audit_correct`` (how rules were called before Evidence).
 
         Returns
         -------
@@ -153,7 +243,10 @@ class KLBound(StoppingCriterion):
         self._validate_params()
         return super().reset()
 
-    def update(self, *, batch_correct, n_observed, n_library, audit_correct=None):
+    def update(self, evidence=None, **kwargs):
+        evidence = as_evidence(evidence, kwargs)
+        batch_correct = evidence.batch_correct
+        n_observed, n_library = evidence.n_observed, evidence.n_library
         n_inference = n_library - n_observed
         if batch_correct is None or len(batch_correct) == 0:
             alpha = np.nan
@@ -213,7 +306,9 @@ class Budget(StoppingCriterion):
         self._validate_params()
         return super().reset()
 
-    def update(self, *, batch_correct, n_observed, n_library, audit_correct=None):
+    def update(self, evidence=None, **kwargs):
+        evidence = as_evidence(evidence, kwargs)
+        n_observed, n_library = evidence.n_observed, evidence.n_library
         self.batch_lower_bound_ = np.nan
         self.system_lower_bound_ = n_observed / n_library
         # A small tolerance so that e.g. 0.3 * 1000 counts as reached at 300.
@@ -293,11 +388,13 @@ class AnytimeKLBound(StoppingCriterion):
     def _evidence_of(self, batch_correct, audit_correct):
         return batch_correct
 
-    def update(self, *, batch_correct, n_observed, n_library, audit_correct=None):
-        evidence = self._evidence_of(batch_correct, audit_correct)
-        if evidence is not None and len(evidence):
+    def update(self, evidence=None, **kwargs):
+        evidence = as_evidence(evidence, kwargs)
+        n_observed, n_library = evidence.n_observed, evidence.n_library
+        outcomes = self._evidence_of(evidence.batch_correct, evidence.audit_correct)
+        if outcomes is not None and len(outcomes):
             self.n_rounds_ += 1
-            self._evidence.append(np.asarray(evidence, dtype=bool))
+            self._evidence.append(np.asarray(outcomes, dtype=bool))
         if self._evidence:
             pooled = np.concatenate(self._evidence)
             alpha = self._lower_bound(pooled)
