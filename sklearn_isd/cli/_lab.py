@@ -433,6 +433,7 @@ def _extend(campaign, args):
             f"--max-fraction {max_fraction} is not above the {fraction:.4f} of the "
             "library measured already: there would be nothing to measure."
         )
+    before = {"target": screen.target, "max_fraction": screen.max_fraction}
     name = campaign.meta.get("stopping", DEFAULT_STOPPING)
     stopping = make_stopping(name, target, screen.delta)
     reopened = reopen(
@@ -447,8 +448,8 @@ def _extend(campaign, args):
         )
     entry = {
         "round": int(reopened.n_iter_),
-        "from_target": json_value(screen.target),
-        "from_max_fraction": json_value(screen.max_fraction),
+        "from_target": json_value(before["target"]),
+        "from_max_fraction": json_value(before["max_fraction"]),
         "target": json_value(target),
         "max_fraction": json_value(max_fraction),
         "after": condition,

@@ -476,9 +476,9 @@ def read_library(
     if given:  # why the campaign's start left these rows out, checked again
         found = row_problems(records, task=task, label_cols=label_cols, id_col=id_col)
         for i in given:
-            reasons[i] = found.get(i, [])
-            if featurize_it and records.smiles[i] and not reasons[i]:
-                reasons[i] = list(featurize([records.smiles[i]])[1].values())
+            reasons[i] = list(found.get(i, []))
+            if featurize_it and records.smiles[i]:
+                reasons[i] += featurize([records.smiles[i]])[1].values()
     kept = [i for i in range(n_records) if i not in set(left_out)]
     if not kept:
         raise InputError(f"Library {path} has no valid compound.")

@@ -49,6 +49,13 @@ def cell(value):
     return value
 
 
+def output_values(values, classification):
+    """One output's column of a matrix readout: class codes as integers."""
+    if not classification:
+        return [plain(v) for v in values]
+    return [None if v != v else int(v) for v in values.tolist()]
+
+
 def json_value(value):
     """A plain JSON value: non-finite floats as None."""
     value = plain(value)

@@ -19,6 +19,7 @@ from ._outputs import (
     max_confidence,
     nan_if_none,
     now,
+    output_values,
     plain,
     screen_png,
     write_json,
@@ -103,8 +104,10 @@ def readout_columns(campaign, domain_threshold):
     if transduction.ndim == 1:
         columns["value"] = [plain(v) for v in transduction]
     else:  # a matrix campaign: one value column per output
+        classification = campaign.meta["task"] == "classification"
         for j, name in enumerate(campaign.outputs):
-            columns[f"value_{name}"] = [plain(v) for v in transduction[:, j]]
+            values = output_values(transduction[:, j], classification)
+            columns[f"value_{name}"] = values
     return {
         **columns,
         "source": np.where(measured, "measured", "predicted").tolist(),

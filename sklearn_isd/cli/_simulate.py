@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import is_classifier
 
 from ..utils._display import progress_disabled
 from ._errors import EXIT_OK, InputError, screen_errors
@@ -21,6 +22,7 @@ from ._outputs import (
     cell,
     fmt,
     max_confidence,
+    output_values,
     write_history,
     write_plot,
     write_rows,
@@ -64,10 +66,12 @@ class Simulation:
             columns["value"] = [cell(v) for v in transduction]
             columns["true_value"] = [cell(v) for v in y]
         else:
-            for j, name in enumerate(self.label_cols):
-                columns[f"value_{name}"] = [cell(v) for v in transduction[:, j]]
-            for j, name in enumerate(self.label_cols):
-                columns[f"true_value_{name}"] = [cell(v) for v in y[:, j]]
+            classification = is_classifier(screen)
+            for prefix, values in (("value", transduction), ("true_value", y)):
+                for j, name in enumerate(self.label_cols):
+                    columns[f"{prefix}_{name}"] = [
+                        cell(v) for v in output_values(values[:, j], classification)
+                    ]
         columns["source"] = np.where(measured, "measured", "predicted").tolist()
         columns["round"] = [
             int(r) if m else "" for r, m in zip(screen.acquired_iter_, measured)
