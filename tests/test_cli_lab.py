@@ -234,8 +234,6 @@ def test_matrix_campaign_start_tell_report(library, tmp_path, capsys):
     assert main(["tell", str(campaign), str(results)]) == 0
     screen = HybridScreenCV.load(campaign / "campaign.isd.npz")
     assert screen.n_outputs_ == 2
-    # Empty cells are targets without a label, not errors.
-    assert any(r["toxic"] == "" for r in _read(results)) or True
     # Other column names, in the campaign's order.
     renamed = _results(
         library,

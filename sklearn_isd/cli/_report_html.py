@@ -531,9 +531,7 @@ def render(data):
         sections.append(_section("skipped", "Library rows left out", body))
     provenance = [
         "<h3>Versions</h3>",
-        _table(
-            ["package", "version"], _versions(), table_id="versions-table", css="kv"
-        ),
+        _table(["package", "version"], _versions(), table_id="versions", css="kv"),
         "<h3>Files</h3>",
         _table(
             ["file", "name", "SHA-256"],
