@@ -5,8 +5,10 @@ stable URL of its page (relative to the project's root URL in
 ``doc/conf.py``). Run ``python doc/_intersphinx/make_inventories.py`` after
 adding a name below; Sphinx reads the files as it reads a downloaded
 ``objects.inv`` (format version 2: four header lines, then zlib-compressed
-lines ``name domain:role priority uri display-name``, where ``$`` in the URI
-stands for the name and ``-`` for a display name equal to the name).
+lines ``name domain:role priority uri display-name``, where ``-`` stands for
+a display name equal to the name). In the table below, ``$`` in a URI stands
+for the name; it is spelled out in the file (Sphinx expands only a final
+``$``).
 """
 
 import zlib
@@ -105,7 +107,9 @@ def inventory(project, version, entries):
         f"# Version: {version}\n"
         "# The remainder of this file is compressed using zlib.\n"
     )
-    body = "".join(f"{name} {role} 1 {uri} -\n" for name, role, uri in entries)
+    body = "".join(
+        f"{name} {role} 1 {uri.replace('$', name)} -\n" for name, role, uri in entries
+    )
     return header.encode() + zlib.compress(body.encode())
 
 
