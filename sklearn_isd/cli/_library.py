@@ -477,8 +477,11 @@ def read_library(
         found = row_problems(records, task=task, label_cols=label_cols, id_col=id_col)
         for i in given:
             reasons[i] = list(found.get(i, []))
-            if featurize_it and records.smiles[i]:
-                reasons[i] += featurize([records.smiles[i]])[1].values()
+        with_smiles = [i for i in sorted(given) if records.smiles[i]]
+        if featurize_it and with_smiles:
+            invalid = featurize([records.smiles[i] for i in with_smiles])[1]
+            for j, problem in invalid.items():
+                reasons[with_smiles[j]].append(problem)
     kept = [i for i in range(n_records) if i not in set(left_out)]
     if not kept:
         raise InputError(f"Library {path} has no valid compound.")
