@@ -67,12 +67,32 @@ def status_info(campaign):
         "outputs": campaign.outputs,
         "classes": campaign.meta.get("classes"),
         "classes_seen": _classes_seen(campaign),
-        "skipped": [
-            {"row": where, "id": cid, "problem": problem}
-            for where, cid, _, problem in campaign.library.skipped_rows
-        ],
+        "skipped": _skipped(campaign),
         "extensions": campaign.extensions,
     }
+
+
+def _skipped(campaign):
+    """The rows start left out, with their problems.
+
+    Status reads no SMILES, so the problem of a row skipped for its SMILES
+    is taken from skipped.csv (written by start) when it is there.
+    """
+    rows = campaign.library.skipped_rows
+    if not rows:
+        return []
+    listed = {}
+    path = confined(campaign.directory, SKIPPED_FILE, "The list of skipped rows")
+    if path.is_file():
+        try:
+            records = read_csv(path, ["row", "problem"], "The list of skipped rows")
+            listed = {rec["row"]: rec["problem"] for _, rec in records}
+        except InputError:
+            listed = {}  # a derived listing: unreadable, it is not used
+    return [
+        {"row": where, "id": cid, "problem": listed.get(where) or problem}
+        for where, cid, _, problem in rows
+    ]
 
 
 def _classes_seen(campaign):
