@@ -28,6 +28,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 DOC = Path(__file__).resolve().parent
 ROOT = DOC.parent
 sys.path.insert(0, str(ROOT))  # the package of this checkout, installed or not
+sys.path.insert(0, str(DOC / "_ext"))  # cli_reference
 
 import sklearn_isd  # noqa: E402
 
@@ -43,7 +44,9 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    "sphinx.ext.intersphinx",
     "numpydoc",
+    "cli_reference",
     "sphinx_gallery.gen_gallery",
     "matplotlib.sphinxext.plot_directive",
 ]
@@ -60,6 +63,24 @@ numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True
 numpydoc_validation_checks = set()
+
+# -- Links to other projects' documentation ---------------------------------
+# The build runs offline (CI has no network): each project's inventory is a
+# small file vendored in doc/_intersphinx/, holding only the names these
+# pages reference, with the project's stable URLs. Regenerate them with
+# ``python doc/_intersphinx/make_inventories.py`` after adding a name there.
+INVENTORIES = DOC / "_intersphinx"
+intersphinx_mapping = {
+    name: (url, str(INVENTORIES / f"{name}-objects.inv"))
+    for name, url in {
+        "sklearn": "https://scikit-learn.org/stable/",
+        "numpy": "https://numpy.org/doc/stable/",
+        "rdkit": "https://www.rdkit.org/docs/",
+        "skorch": "https://skorch.readthedocs.io/en/stable/",
+    }.items()
+}
+intersphinx_timeout = 1
+intersphinx_cache_limit = -1
 
 # -- Gallery ------------------------------------------------------------------
 sphinx_gallery_conf = {

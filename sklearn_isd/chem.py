@@ -27,7 +27,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import LinearRegression
 from sklearn.utils import check_random_state
 
-from .utils._compat import Interval, _fit_context
+from .utils._compat import Interval, _fit_context, _get_output_config
 
 __all__ = [
     "MorganFingerprint",
@@ -235,7 +235,7 @@ MAX_N_BITS = 2**24
 
 
 class MorganFingerprint(TransformerMixin, BaseEstimator):
-    """Morgan (ECFP) fingerprints of SMILES strings, as a sparse matrix.
+    """Morgan (ECFP) fingerprints of SMILES strings, sparse or dense.
 
     A stateless transformer: ``fit`` only validates the parameters, and
     ``transform`` maps each SMILES to the folded Morgan fingerprint computed
@@ -258,6 +258,14 @@ class MorganFingerprint(TransformerMixin, BaseEstimator):
 
     include_chirality : bool, default=False
         If True, include chirality in the atom invariants.
+
+    sparse : bool, default=True
+        If True, ``transform`` returns a :class:`scipy.sparse.csr_matrix`
+        (a fingerprint sets a few dozen of its bits: a large library fits in
+        memory); if False, a dense :class:`numpy.ndarray`, which models
+        without sparse support need and which ``set_output(transform=
+        "pandas")`` turns into a DataFrame whose columns are
+        :meth:`get_feature_names_out`.
 
     n_jobs : int, default=None
         Number of parallel jobs. The input is split into contiguous chunks
@@ -284,6 +292,11 @@ class MorganFingerprint(TransformerMixin, BaseEstimator):
     non-strings) raise one :class:`ValueError` that lists their row
     positions and values. RDKit's own parse messages are silenced.
 
+    The transformer supports :meth:`set_output` (pandas or polars output)
+    with ``sparse=False``: a sparse matrix has no DataFrame form, so
+    ``sparse=True`` with such an output raises a :class:`ValueError` that
+    says to pass ``sparse=False``.
+
     Examples
     --------
     >>> from sklearn_isd.chem import MorganFingerprint
@@ -295,6 +308,11 @@ class MorganFingerprint(TransformerMixin, BaseEstimator):
     dtype('float32')
     >>> fp.get_feature_names_out()[:2]
     array(['ecfp4_0', 'ecfp4_1'], dtype=object)
+    >>> dense = MorganFingerprint(n_bits=1024, sparse=False).set_output(
+    ...     transform="pandas")
+    >>> frame = dense.fit_transform(["CCO", "c1ccccc1"])
+    >>> frame.shape, frame.columns[:2].tolist()
+    ((2, 1024), ['ecfp4_0', 'ecfp4_1'])
     """
 
     _parameter_constraints = {
@@ -302,6 +320,7 @@ class MorganFingerprint(TransformerMixin, BaseEstimator):
         "n_bits": [Interval(Integral, 1, MAX_N_BITS, closed="both")],
         "use_counts": ["boolean"],
         "include_chirality": ["boolean"],
+        "sparse": ["boolean"],
         "n_jobs": [Integral, None],
     }
 
@@ -312,12 +331,14 @@ class MorganFingerprint(TransformerMixin, BaseEstimator):
         *,
         use_counts=False,
         include_chirality=False,
+        sparse=True,
         n_jobs=None,
     ):
         self.radius = radius
         self.n_bits = n_bits
         self.use_counts = use_counts
         self.include_chirality = include_chirality
+        self.sparse = sparse
         self.n_jobs = n_jobs
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -355,16 +376,25 @@ class MorganFingerprint(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        X_fp : scipy.sparse.csr_matrix of shape (n_samples, n_bits)
-            float32 fingerprints: 0/1 bits, or counts if ``use_counts``.
+        X_fp : scipy.sparse.csr_matrix or ndarray of shape (n_samples, n_bits)
+            float32 fingerprints: 0/1 bits, or counts if ``use_counts``;
+            a CSR matrix if ``sparse``, else a dense array (a DataFrame
+            under ``set_output(transform="pandas")``).
 
         Raises
         ------
         ValueError
             If some entries are not valid SMILES; the message names their
-            rows and values (the first 20).
+            rows and values (the first 20). Also if ``sparse=True`` while
+            :meth:`set_output` asks for a DataFrame.
         """
         self._validate_params()
+        if self.sparse and _get_output_config("transform", self)["dense"] != "default":
+            raise ValueError(
+                "MorganFingerprint(sparse=True) returns a sparse matrix, which has "
+                "no DataFrame form: pass sparse=False to use "
+                "set_output(transform='pandas') (or 'polars')."
+            )
         smiles = _as_smiles_array(X)
         n_samples = len(smiles)
         n_bits = int(self.n_bits)
@@ -406,7 +436,8 @@ class MorganFingerprint(TransformerMixin, BaseEstimator):
         ):
             indices[start:stop] = chunk_indices
             data[start:stop] = 1 if counts is None else counts
-        return sp.csr_matrix((data, indices, indptr), shape=(n_samples, n_bits))
+        X_fp = sp.csr_matrix((data, indices, indptr), shape=(n_samples, n_bits))
+        return X_fp if self.sparse else X_fp.toarray()
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns: ``ecfp{2*radius}_{bit}``.

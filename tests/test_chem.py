@@ -371,6 +371,7 @@ def test_clone_get_params_pickle_round_trip():
         "n_bits": 1024,
         "use_counts": True,
         "include_chirality": True,
+        "sparse": True,
         "n_jobs": 2,
     }
     assert clone(fp).get_params() == params
@@ -580,3 +581,59 @@ def test_scaffold_summary_counts_members_measured_and_confidence():
     assert lengths == {3}
     no_confidence = scaffold_summary(scaffolds, measured)
     assert np.isnan(no_confidence["mean_confidence_predicted"]).all()
+
+
+@pytest.mark.parametrize("use_counts", [False, True])
+@pytest.mark.parametrize("include_chirality", [False, True])
+def test_dense_and_sparse_output_match_rdkit_bit_for_bit(
+    smiles50, use_counts, include_chirality
+):
+    pytest.importorskip("rdkit")
+    smiles = smiles50 + CHIRAL
+    expected = _rdkit_reference(smiles, 2, 1024, use_counts, include_chirality)
+    params = dict(use_counts=use_counts, include_chirality=include_chirality)
+    sparse = MorganFingerprint(2, 1024, **params).transform(smiles)
+    dense = MorganFingerprint(2, 1024, sparse=False, **params).transform(smiles)
+    assert sp.issparse(sparse) and sparse.format == "csr"
+    assert isinstance(dense, np.ndarray) and not sp.issparse(dense)
+    assert dense.dtype == sparse.dtype == np.float32
+    assert dense.shape == sparse.shape == (len(smiles), 1024)
+    np.testing.assert_array_equal(dense, expected.astype(np.float32))
+    np.testing.assert_array_equal(sparse.toarray(), expected.astype(np.float32))
+    assert sparse.nnz == np.count_nonzero(dense)
+
+
+def test_set_output_pandas_names_columns_by_bit(smiles50):
+    pytest.importorskip("rdkit")
+    pd = pytest.importorskip("pandas")
+    fp = MorganFingerprint(3, 256, sparse=False).set_output(transform="pandas")
+    frame = fp.fit_transform(pd.Series(smiles50[:7], index=np.arange(10, 17)))
+    assert isinstance(frame, pd.DataFrame)
+    assert list(frame.columns) == [f"ecfp6_{i}" for i in range(256)]
+    assert list(frame.columns) == list(fp.get_feature_names_out())
+    np.testing.assert_array_equal(frame.index, np.arange(10, 17))
+    np.testing.assert_array_equal(
+        frame.to_numpy(), _rdkit_reference(smiles50[:7], 3, 256, False)
+    )
+    # In a pipeline, the next step sees the named columns.
+    from sklearn.preprocessing import FunctionTransformer
+
+    pipe = make_pipeline(fp, FunctionTransformer()).set_output(transform="pandas")
+    assert list(pipe.fit_transform(smiles50[:3]).columns)[:2] == ["ecfp6_0", "ecfp6_1"]
+    # The default output is back with set_output(transform="default").
+    assert isinstance(fp.set_output(transform="default").transform(["C"]), np.ndarray)
+
+
+def test_sparse_output_has_no_dataframe_form():
+    pytest.importorskip("pandas")
+    fp = MorganFingerprint(n_bits=16).set_output(transform="pandas")
+    with pytest.raises(ValueError, match="pass sparse=False"):
+        fp.transform(["CCO"])
+    with pytest.raises(ValueError, match="sparse"):
+        MorganFingerprint(sparse="yes").transform(["CCO"])
+
+
+def test_dense_output_of_invalid_smiles_names_the_rows():
+    pytest.importorskip("rdkit")
+    with pytest.raises(ValueError, match=r"rows \[1, 2\]"):
+        MorganFingerprint(sparse=False).transform(["CCO", "C1CC", ""])

@@ -36,6 +36,7 @@ TESTED = {
     "molecules/plot_matrix_screen.py": "test_matrix_screen",
     "model_selection/plot_grid_search_acquisition.py": "test_grid_search",
     "lab/plot_lab_in_the_loop.py": "test_lab_in_the_loop",
+    "lab/plot_cli_campaign.py": "test_cli_campaign",
 }
 
 
@@ -236,6 +237,19 @@ def test_lab_in_the_loop():
     assert screen.stop_
     assert screen.observed_mask_.sum() < lab.n_measured
     assert results["campaign_size"] > 0
+
+
+def test_cli_campaign(tmp_path):
+    pytest.importorskip("rdkit")
+    example = load_example("lab/plot_cli_campaign.py")
+    results = example.main(n_molecules=200, batch_size=40, folder=tmp_path)
+    campaign, report = results["campaign"], results["report"]
+    skipped = (campaign / "skipped.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in skipped[1:]] == ["row 7", "row 11"]
+    assert {"readout.csv", "report.html", "screen.png"} <= {
+        p.name for p in report.iterdir()
+    }
+    assert (campaign / "batch_000.csv").is_file()
 
 
 # ---------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The ``sklearn-isd`` command line: demo, simulate, start, tell, status, report.
+"""The ``sklearn-isd`` command line: demo, simulate, start, tell, extend, status,
+report.
 
 A lab runs a hybrid screen of a compound library from a shell::
 
@@ -11,7 +12,12 @@ A lab runs a hybrid screen of a compound library from a shell::
 
 ``simulate`` runs a whole screen at once on a library whose labels are known
 (a retrospective study), revealing them from a label column; ``demo`` is
-``simulate`` on the embedded QM9 subset.
+``simulate`` on the embedded QM9 subset. ``extend`` raises the target or
+budget of a campaign that stopped and writes its next batch.
+
+Libraries are CSV, TSV, SMILES, SD or Parquet files (see ``_library``);
+every invalid row is reported in one error, or left out with
+``--skip-invalid``.
 
 A campaign directory holds everything later commands need:
 
@@ -23,7 +29,9 @@ A campaign directory holds everything later commands need:
   (:func:`~sklearn_isd.read_campaign_metadata`): the one source of truth,
   from which status, round, pending batch and bound are read, and the only
   file a ``tell`` changes, in one atomic rename;
-- ``library.csv``: a byte-for-byte copy of the library given to ``start``;
+- ``library.csv`` (``.tsv``, ``.smi``, ``.sdf``, ``.parquet``): a
+  byte-for-byte copy of the library given to ``start``;
+- ``skipped.csv``: the invalid rows ``--skip-invalid`` left out;
 - ``batch_NNN.csv``: the batch to measure in round NNN (columns ``id``,
   ``smiles``, ``round``), derived from the state: written before the state
   that makes it pending, and written again if it is missing.
@@ -40,12 +48,14 @@ Expected errors raise a :class:`CLIError` subclass carrying the exit code;
 :func:`run_command` prints them on one line of stderr.
 
 The modules of this package, one job each: ``_parser`` (the argument
-parser), ``_errors`` (exit codes and expected errors), ``_models`` (the model
-registry), ``_inputs`` and ``_outputs`` (reading CSV files and values,
+parser), ``_errors`` (exit codes and expected errors), ``_models`` (the
+registries of models and stopping rules), ``_library`` (library formats and
+their checks), ``_inputs`` and ``_outputs`` (reading CSV files and values,
 writing outputs), ``_schema`` (campaign.json), ``_campaign`` (the campaign
 directory: reading, locking, committing), ``_simulate`` (simulate, demo),
-``_lab`` (start, tell), ``_results`` (checking a results file), ``_status``,
-``_report``, and ``_run`` (running a command, errors to exit codes).
+``_lab`` (start, tell, extend), ``_results`` (checking a results file),
+``_status``, ``_report`` and ``_report_html`` (report.html), and ``_run``
+(running a command, errors to exit codes).
 """
 
 from ._errors import (

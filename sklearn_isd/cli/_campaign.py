@@ -8,7 +8,11 @@ A campaign directory holds:
   truth: status, round, pending batch, labels and bounds are read from it,
   and a ``tell`` changes the campaign by replacing it, in one atomic rename
   (:func:`commit`);
-- ``library.csv``: the library, as ``start`` read it;
+- ``library.csv`` (or ``.tsv``, ``.smi``, ``.sdf``, ``.parquet``: the
+  extension of the library given): the library, byte for byte as ``start``
+  read it;
+- ``skipped.csv``: the invalid library rows ``start --skip-invalid`` left
+  out (derived: campaign.json lists their positions);
 - ``batch_NNN.csv``: the batch of round NNN, derived from the state: written
   before the commit that makes it pending, and written again by the next
   command if it is missing;
@@ -36,13 +40,22 @@ from ._errors import (
     one_line,
     screen_errors,
 )
-from ._inputs import featurize, read_bytes, read_library, sha256_of
+from ._inputs import read_bytes, sha256_of
+from ._library import read_library
+from ._models import DEFAULT_STOPPING, make_stopping
 from ._outputs import now, write_rows
 from ._schema import parse_campaign_json
 
 CAMPAIGN_JSON = "campaign.json"
 CAMPAIGN_FILE = "campaign.isd.npz"
 LIBRARY_COPY = "library.csv"
+SKIPPED_FILE = "skipped.csv"
+#: Names of the library copy, by extension of the library given to start.
+LIBRARY_COPIES = {
+    ext: f"library{ext}"
+    for ext in (".csv", ".tsv", ".tab", ".smi", ".smiles", ".sdf", ".sd")
+    + (".parquet", ".pq")
+}
 LOCK_FILE = ".campaign.lock"
 #: The metadata of the campaign file: the log of the results files told.
 LOG_FORMAT = "sklearn-isd-cli-log"
@@ -67,11 +80,21 @@ def batch_name(round_):
     return _BATCH_NAME.format(round_)
 
 
+def library_copy_name(library_path):
+    """The name of the library copy: library + the library's extension."""
+    return LIBRARY_COPIES.get(Path(library_path).suffix.lower(), LIBRARY_COPY)
+
+
 def _is_campaign_file_name(name):
     """Names of the files a campaign's commands write (for stale temporaries)."""
-    if name in (CAMPAIGN_JSON, CAMPAIGN_FILE, LIBRARY_COPY):
+    if name in (CAMPAIGN_JSON, CAMPAIGN_FILE, SKIPPED_FILE, *LIBRARY_COPIES.values()):
         return True
     return name.startswith("batch_") and name.endswith(".csv")
+
+
+def _start_files():
+    """The files start writes before the campaign file (an interrupted start)."""
+    return {CAMPAIGN_JSON, SKIPPED_FILE, batch_name(0), *LIBRARY_COPIES.values()}
 
 
 # --------------------------------------------------------------------------
@@ -183,8 +206,9 @@ def read_state(directory, X=None):
     Returns
     -------
     screen : HybridScreenCV
-    log : list of dict
-        The results files told, oldest first.
+    log : dict
+        The campaign file's metadata: ``tells`` (the results files told,
+        oldest first) and ``extensions`` (the ``extend`` commands run).
     """
     path = confined(directory, CAMPAIGN_FILE, "The campaign file")
     for _ in range(5):
@@ -234,7 +258,7 @@ def _version(path, directory):
 
 def _missing_state_message(directory):
     names = {p.name for p in directory.iterdir() if not _is_stale_temporary(p.name)}
-    if names <= {CAMPAIGN_JSON, LIBRARY_COPY, batch_name(0), LOCK_FILE}:
+    if names <= _start_files() | {LOCK_FILE}:
         return (
             f"The start of the campaign in {directory} was interrupted before its "
             f"state ({CAMPAIGN_FILE}) was written: run the same `sklearn-isd "
@@ -245,21 +269,41 @@ def _missing_state_message(directory):
 
 def _check_log(metadata, path):
     tells = metadata.get("tells") if isinstance(metadata, dict) else None
+    extensions = metadata.get("extensions", []) if isinstance(metadata, dict) else None
     if (
         not isinstance(metadata, dict)
         or metadata.get("format") != LOG_FORMAT
         or not isinstance(tells, list)
         or not all(isinstance(entry, dict) for entry in tells)
+        or not isinstance(extensions, list)
+        or not all(_is_extension(entry) for entry in extensions)
     ):
         raise CampaignStateError(
             f"{path} holds no log of results files written by the command line "
             "(its metadata is missing or corrupted)."
         )
-    return tells
+    return {"tells": tells, "extensions": extensions}
 
 
-def check_against_state(meta, screen, path):
-    """Check what campaign.json records against the loaded screen."""
+def _is_extension(entry):
+    return (
+        isinstance(entry, dict)
+        and type(entry.get("target")) in (int, float)
+        and type(entry.get("max_fraction")) in (int, float)
+    )
+
+
+def effective_options(meta, extensions):
+    """The screen options in force: campaign.json's, then each extension's."""
+    options = dict(meta["screen"])
+    for entry in extensions:
+        options["target"] = entry["target"]
+        options["max_fraction"] = entry["max_fraction"]
+    return options
+
+
+def check_against_state(meta, screen, path, extensions=()):
+    """Check what campaign.json records (and extend changed) against the screen."""
     n = screen.observed_mask_.shape[0]
     if meta["library"]["n_compounds"] != n:
         raise CampaignStateError(
@@ -267,7 +311,7 @@ def check_against_state(meta, screen, path):
             f" disagrees with the campaign file ({n} compounds)."
         )
     params = screen.get_params(deep=False)
-    for key, value in meta["screen"].items():
+    for key, value in effective_options(meta, extensions).items():
         if value != params.get(key) or type(value) is not type(params.get(key)):
             raise CampaignStateError(
                 f"{path}: field 'screen.{key}' ({one_line(repr(value))[:40]}) "
@@ -279,6 +323,21 @@ def check_against_state(meta, screen, path):
             f"{path}: field 'task' ({meta['task']!r}) disagrees with the campaign "
             f"file (a {'classifier' if classifier else 'regressor'})."
         )
+    name = meta.get("stopping", DEFAULT_STOPPING)
+    expected = make_stopping(name, params["target"], params["delta"])
+    if not _same_rule(expected, params["stopping"]):
+        raise CampaignStateError(
+            f"{path}: field 'stopping' ({name!r}) disagrees with the campaign file "
+            f"({one_line(repr(params['stopping']))[:60]})."
+        )
+
+
+def _same_rule(expected, stopping):
+    if expected is None or isinstance(expected, str):
+        return expected == stopping
+    return type(stopping) is type(expected) and (
+        stopping.get_params() == expected.get_params()
+    )
 
 
 @dataclass
@@ -292,6 +351,18 @@ class Campaign:
     library: object = None
     X: object = None
     pending: object = None
+    #: The extend commands run, oldest first (campaign file metadata).
+    extensions: list = None
+
+    @property
+    def outputs(self):
+        """The results columns, one per output (campaign.json ``outputs``)."""
+        return self.meta.get("outputs", ["value"])
+
+    @property
+    def matrix(self):
+        """Whether the campaign has several outputs."""
+        return len(self.outputs) > 1
 
 
 def load_campaign(directory, *, library=True):
@@ -305,18 +376,21 @@ def load_campaign(directory, *, library=True):
     directory = Path(directory)
     meta = read_meta(directory)
     _version(confined(directory, CAMPAIGN_FILE, "The campaign file"), directory)
-    lib = _read_library_copy(directory, meta)
-    X = featurize_copy(lib, meta) if library else None
+    lib = _read_library_copy(directory, meta, featurize_it=library)
+    X = lib.X if library else None
     screen, log = read_state(directory, X)
-    check_against_state(meta, screen, directory / CAMPAIGN_JSON)
-    campaign = Campaign(directory, meta, screen, log, lib, X)
+    extensions = log["extensions"]
+    check_against_state(meta, screen, directory / CAMPAIGN_JSON, extensions)
+    campaign = Campaign(
+        directory, meta, screen, log["tells"], lib, X, extensions=extensions
+    )
     if library:
         with screen_errors(CampaignStateError):
             campaign.pending = screen.ask()
     return campaign
 
 
-def _read_library_copy(directory, meta):
+def _read_library_copy(directory, meta, *, featurize_it=True):
     lib_meta = meta["library"]
     path = library_path(directory, meta)
     what = "The library copy (campaign.json field 'library.file')"
@@ -327,26 +401,25 @@ def _read_library_copy(directory, meta):
             "campaign.json field 'library.sha256'; restore it (a copy of the "
             f"original is at {lib_meta['source']!r} unless that changed too)."
         )
+    fmt = lib_meta.get("format", "csv")
     try:
-        return read_library(path, lib_meta["smiles_col"], lib_meta["id_col"], data=data)
-    except InputError as exc:
-        raise CampaignStateError(
-            f"The library copy is unusable with campaign.json's fields "
-            f"'library.smiles_col' and 'library.id_col': {one_line(exc)}"
-        ) from None
-
-
-def featurize_copy(library, meta):
-    """Fingerprints of the library copy (bad SMILES there: a state problem)."""
-    try:
-        return featurize(library)
+        return read_library(
+            path,
+            fmt=fmt,
+            sep=lib_meta.get("sep", "\t" if fmt == "tsv" else ","),
+            smiles_col=lib_meta["smiles_col"],
+            id_col=lib_meta["id_col"],
+            skipped=lib_meta.get("skipped", []),
+            featurize_it=featurize_it,
+            data=data,
+        )
     except InputError as exc:
         lines = str(exc).splitlines()
-        first = one_line(lines[1] if len(lines) > 1 else lines[0])[:120]
+        first = one_line(" ".join(lines[:2]))[:300]
         raise CampaignStateError(
-            "The library copy has invalid SMILES in the column named by "
-            f"campaign.json field 'library.smiles_col' "
-            f"({meta['library']['smiles_col']!r}); first: {first}."
+            "The library copy is unusable with campaign.json's fields "
+            "'library.smiles_col', 'library.id_col', 'library.format' and "
+            f"'library.skipped': {first}"
         ) from None
 
 
@@ -371,11 +444,14 @@ def ensure_batch_file(campaign, pending):
     return name
 
 
-def commit(directory, screen, log):
+def commit(directory, screen, log, extensions=()):
     """Save the screen with its log: the one rename that changes the campaign."""
     path = Path(directory) / CAMPAIGN_FILE
+    metadata = {"format": LOG_FORMAT, "tells": log}
+    if extensions:
+        metadata["extensions"] = list(extensions)
     try:
-        screen.save(path, metadata={"format": LOG_FORMAT, "tells": log})
+        screen.save(path, metadata=metadata)
     except OSError as exc:
         if exc.filename is None:
             exc.filename = str(path)
@@ -404,7 +480,47 @@ def known_classes(screen):
     """Classes measured so far (after the refit done by ask)."""
     if not hasattr(screen, "transduction_"):
         return []
-    return np.unique(screen.transduction_[screen.observed_mask_]).tolist()
+    labels = screen.transduction_[screen.observed_mask_]
+    if labels.ndim == 2:  # a matrix campaign: class codes, NaN for no label
+        labels = labels[~np.isnan(labels)].astype(np.int64)
+    return np.unique(labels).tolist()
+
+
+def measured_labels(directory):
+    """The labels measured so far, read from the campaign file (no refit).
+
+    A private read: HybridScreenCV has no public attribute for the measured
+    labels of a screen loaded without its library (``transduction_`` needs
+    the refit model).
+    """
+    from .._persist import read_campaign
+
+    path = confined(directory, CAMPAIGN_FILE, "The campaign file")
+    return read_campaign(path)[1].get("observed_labels")
+
+
+def reopen(campaign, *, target, max_fraction, stopping):
+    """The campaign's stopped screen, going on with a new target and budget.
+
+    The screen takes the new parameters and is saved and loaded again (in a
+    temporary folder), so that its budget and its stopping rule, replayed
+    over every round, are those of the new parameters; then its stop is
+    lifted. That last step is the one private write of the command line:
+    HybridScreenCV has no public way to resume a campaign that stopped.
+    """
+    import tempfile
+
+    from .. import HybridScreenCV
+
+    screen = campaign.screen
+    screen.cancel()  # whatever a load proposed under the old budget
+    screen.set_params(target=target, max_fraction=max_fraction, stopping=stopping)
+    with tempfile.TemporaryDirectory(prefix="sklearn-isd-extend-") as folder:
+        with screen_errors():
+            path = screen.save(Path(folder) / CAMPAIGN_FILE)
+            reopened = HybridScreenCV.load(path, campaign.X)
+    reopened._state = reopened._state.replace(termination_condition=None)
+    return reopened
 
 
 def existing_campaign(out):
@@ -424,7 +540,7 @@ def existing_campaign(out):
         return None
     if CAMPAIGN_FILE in names:
         return f"{out} holds a campaign already"
-    if names <= {CAMPAIGN_JSON, LIBRARY_COPY, batch_name(0)} and _our_json(out):
+    if names <= _start_files() and _our_json(out):
         return None  # an interrupted start: it is done again
     return f"{out} exists and is not an empty directory"
 

@@ -14,11 +14,12 @@ exit codes:
      `sklearn-isd status CAMPAIGN_DIR`)
   1  unexpected error (a bug; the traceback is printed, please report it)
   2  invalid input: unreadable or malformed CSV, bad options, invalid SMILES,
-     results that fail validation (nothing is written); or a file of yours
+     results that fail validation, a target or budget extend cannot raise
+     (nothing is written); or a file of yours
      (library, results, an output folder outside the campaign) that cannot
      be read or written
   3  missing optional dependency (RDKit; filelock for campaigns; torch and
-     skorch for --model resmlp)
+     skorch for --model resmlp; pandas and pyarrow for Parquet libraries)
   4  campaign state problem: the campaign exists already, is not found, is
      corrupted, has stopped, its library changed, another command holds its
      lock, or one of its files cannot be read or written (disk full,

@@ -1,16 +1,18 @@
-"""Input files of the command line: libraries and results (CSV), and their values."""
+"""Input files of the command line: CSV parsing, and the values of cells.
+
+Libraries, in every format, are read by :mod:`._library`.
+"""
 
 import csv
 import hashlib
 import io
 import math
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ._errors import DependencyError, InputError, problems_error
+from ._errors import DependencyError, InputError
 from ._outputs import plain
 
 #: Featurization of every command: ECFP4 folded to 2048 bits.
@@ -37,18 +39,19 @@ def read_bytes(path, what, error=InputError):
         raise error(f"{what} {path}: cannot be read ({exc.strerror}).") from None
 
 
-def parse_csv(data, path, columns, what):
+def parse_csv(data, path, columns, what, sep=","):
     """Parse CSV bytes with a header; return [(row_number, {column: text})].
 
     Rows are numbered as lines of the file, the header being row 1 (what a
-    spreadsheet shows). Missing cells read as "".
+    spreadsheet shows). Missing cells read as "". ``sep`` is the one-character
+    separator (a tab for TSV).
     """
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         row = data.count(b"\n", 0, exc.start) + 1
         raise InputError(f"{what} {path} is not UTF-8 text (row {row}).") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     try:
         header = next(reader, None)
         if not header:
@@ -76,63 +79,14 @@ def _cell(cells, j):
     return cells[j].strip() if j < len(cells) else ""
 
 
-def read_csv(path, columns, what):
+def read_csv(path, columns, what, sep=","):
     """Read a CSV file with a header: :func:`parse_csv` of its bytes."""
-    return parse_csv(read_bytes(path, what), path, columns, what)
+    return parse_csv(read_bytes(path, what), path, columns, what, sep)
 
 
-@dataclass
-class Library:
-    """The compounds of a library CSV, in file order."""
-
-    path: Path
-    ids: list
-    smiles: np.ndarray
-    rows: list
-    labels: list | None = None
-    #: The file's bytes (what start copies) and their SHA-256.
-    data: bytes | None = None
-    sha256: str | None = None
-
-    def __len__(self):
-        return len(self.ids)
-
-
-def read_library(path, smiles_col, id_col=None, label_col=None, *, data=None):
-    """Read and check a library CSV (ids unique and non-empty, SMILES present).
-
-    The file is read once (``data``, if given, is its content): the library
-    parsed, copied and hashed is one version of the file.
-    """
-    columns = [c for c in (smiles_col, id_col, label_col) if c is not None]
-    data = read_bytes(path, "Library") if data is None else data
-    records = parse_csv(data, path, list(dict.fromkeys(columns)), "Library")
-    if not records:
-        raise InputError(f"Library {path} has no compound (only a header).")
-    rows = [row for row, _ in records]
-    if id_col is None:
-        ids = [str(i) for i in range(len(records))]
-    else:
-        ids = [rec[id_col] for _, rec in records]
-    problems = []
-    first = {}
-    for row, cid in zip(rows, ids):
-        if not cid:
-            problems.append(f"row {row}: empty id")
-        elif cid in first:
-            problems.append(
-                f"row {row}: duplicate id {cid!r} (first in row {first[cid]})"
-            )
-        else:
-            first[cid] = row
-    for row, (_, rec) in zip(rows, records):
-        if not rec[smiles_col]:
-            problems.append(f"row {row}: empty SMILES")
-    if problems:
-        raise problems_error(InputError, f"Library {path} is invalid", problems)
-    smiles = np.array([rec[smiles_col] for _, rec in records], dtype=object)
-    labels = None if label_col is None else [rec[label_col] for _, rec in records]
-    return Library(Path(path), ids, smiles, rows, labels, data, sha256_of(data))
+def results_sep(path):
+    """The separator of a results file: a tab for ``.tsv``/``.tab``, else a comma."""
+    return "\t" if Path(path).suffix.lower() in (".tsv", ".tab") else ","
 
 
 def sha256_of(data):
@@ -150,28 +104,6 @@ def import_rdkit():
             "`pip install sklearn-isd[chem]` (or `pip install rdkit`)."
         ) from None
     return Chem, rdBase
-
-
-def featurize(library):
-    """ECFP4 fingerprints of the library; invalid SMILES named by CSV row."""
-    Chem, rdBase = import_rdkit()
-    from ..chem import MorganFingerprint
-
-    transformer = MorganFingerprint(
-        radius=FEATURIZER["radius"], n_bits=FEATURIZER["n_bits"]
-    )
-    try:
-        return transformer.transform(library.smiles)
-    except ValueError:
-        block = rdBase.BlockLogs()  # noqa: F841 - silences RDKit while alive
-        problems = [
-            f"row {row}: invalid SMILES {smi!r}"
-            for row, smi in zip(library.rows, library.smiles)
-            if Chem.MolFromSmiles(smi) is None
-        ]
-        raise problems_error(
-            InputError, f"Library {library.path} has invalid SMILES", problems
-        ) from None
 
 
 def parse_number(text):
@@ -216,6 +148,27 @@ def parse_class(text, classes):
     return None, f"value {text[:40]!r} is not a numeric class code{known}"
 
 
+def parse_declared(text, classes):
+    """(label, problem) of a class label among the classes declared at start.
+
+    Integer codes match however they are spelled ("1", "1.0"); class names
+    match exactly.
+    """
+    if text.strip().lower() in MISSING:
+        return None, "missing value"
+    if isinstance(classes[0], str):
+        if text in classes:
+            return text, None
+    else:
+        code = _integer(text)
+        if code in classes:
+            return code, None
+    shown = ", ".join(str(c) for c in classes)
+    return None, (
+        f"class {text[:40]!r} is not one of the classes declared at start ({shown})"
+    )
+
+
 def _integer(text):
     """The integer a text spells ("12", "-3", "1e3", "2.0"), or None."""
     text = text.strip()
@@ -230,31 +183,3 @@ def _integer(text):
     if math.isinf(value) and re.fullmatch(r"[+-]?[0-9.]+(e[+-]?[0-9]+)?", text, re.I):
         return int(2**64)  # a finite number too large for a float: out of range
     return None
-
-
-def parse_labels(library, task, label_col):
-    """Labels of a simulated screen from the label column, checked."""
-    problems, values = [], []
-    for row, text in zip(library.rows, library.labels):
-        if task == "regression":
-            value, problem = parse_number(text)
-        else:
-            value, problem = parse_class(text, ())
-            if (
-                problem is not None
-                and text.strip().lower() not in MISSING
-                and OUT_OF_RANGE not in problem
-            ):
-                value, problem = text, None  # class names ("active") are fine
-        if problem:
-            problems.append(f"row {row}: {problem}")
-        values.append(value)
-    if problems:
-        raise problems_error(
-            InputError, f"Column {label_col!r} of {library.path} is invalid", problems
-        )
-    if task == "regression":
-        return np.asarray(values, dtype=float)
-    if all(isinstance(v, int) for v in values):
-        return np.asarray(values, dtype=np.int64)
-    return np.asarray([str(v) for v in values], dtype=object)

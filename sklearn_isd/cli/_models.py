@@ -1,4 +1,10 @@
-"""The models of the command line (a registry: name -> task -> factory)."""
+"""The models and stopping rules of the command line, in two registries.
+
+``MODELS`` maps a model name to a factory per task; ``STOPPING_RULES`` maps a
+``--stopping`` name to a factory of the screen's ``stopping`` parameter from
+the target and delta. Adding a model or a rule is one line in its registry:
+the parser's choices, the help and campaign.json's schema follow.
+"""
 
 from ._errors import DependencyError, InputError
 
@@ -68,8 +74,51 @@ MODEL_HELP = (
 )
 
 
-def make_model(name, task):
-    """The unfitted estimator of a model name for a task."""
+def _rule(name):
+    """A factory of a rule of :mod:`sklearn_isd.stopping`, by class name."""
+
+    def make(target, delta):
+        from .. import stopping
+
+        return getattr(stopping, name)(target=target, delta=delta)
+
+    make.__name__ = name
+    return make
+
+
+#: ``--stopping`` names -> factory(target, delta) of the screen's ``stopping``.
+STOPPING_RULES = {
+    "kl": lambda target, delta: "kl",
+    "anytime-kl": _rule("AnytimeKLBound"),
+    "pooled-kl": _rule("PooledKLBound"),
+    "audit": _rule("AuditBound"),
+    "none": lambda target, delta: None,
+}
+DEFAULT_STOPPING = "kl"
+STOPPING_HELP = (
+    "the stopping rule (sklearn_isd.stopping): kl = KLBound, the paper's bound "
+    "tested anew each round (Eq. 5-6); anytime-kl = AnytimeKLBound, delta spent "
+    "over rounds, valid for the whole screen; pooled-kl = PooledKLBound, the "
+    "anytime bound pooling the last 5 batches; audit = AuditBound, a uniform "
+    "audit share of every batch, no calibration assumption; none = measure up "
+    "to --max-fraction (the KL bound is still reported). Each runs at --target "
+    f"and --delta (default: {DEFAULT_STOPPING})"
+)
+
+
+def make_stopping(name, target, delta):
+    """The screen's ``stopping`` parameter for a ``--stopping`` name."""
+    return STOPPING_RULES[name](target, delta)
+
+
+def make_model(name, task, n_outputs=1):
+    """The unfitted estimator of a model name for a task.
+
+    With several outputs (a matrix campaign), the model is wrapped in
+    :class:`~sklearn_isd.multioutput.MaskedMultiOutputClassifier` or
+    :class:`~sklearn_isd.multioutput.MaskedMultiOutputRegressor`, which fit
+    one model per output on the rows where it has a label.
+    """
     name = DEFAULT_MODEL[task] if name is None else name
     factory = MODELS[name].get(task)
     if factory is None:
@@ -78,15 +127,43 @@ def make_model(name, task):
             f"--model {name} is not offered for --task {task} (logistic regression "
             f"is a classifier); use one of {', '.join(offered)}."
         )
-    return name, factory()
+    estimator = factory()
+    if n_outputs > 1:
+        from ..multioutput import (
+            MaskedMultiOutputClassifier,
+            MaskedMultiOutputRegressor,
+        )
+
+        wrapper = (
+            MaskedMultiOutputClassifier
+            if task == "classification"
+            else MaskedMultiOutputRegressor
+        )
+        estimator = wrapper(estimator)
+    return name, estimator
 
 
-def screen_options(args):
-    """Validate the screen options of start/simulate; return them as a dict."""
-    if args.task == "regression" and args.tolerance is None:
+def screen_options(args, n_outputs=1):
+    """Validate the screen options of start/simulate; return them as a dict.
+
+    The stopping rule is left out: see :func:`make_stopping`.
+    """
+    stopping = getattr(args, "stopping", DEFAULT_STOPPING)
+    if args.task == "regression" and args.tolerance is None and stopping != "none":
         raise InputError(
             "--task regression needs --tolerance T: the stopping rule counts a "
-            "prediction within T of the measured value as correct."
+            "prediction within T of the measured value as correct (or pass "
+            "--stopping none to measure up to --max-fraction)."
+        )
+    if (
+        n_outputs > 1
+        and args.task == "regression"
+        and args.acquisition in ("auto", "std", "vote_entropy")
+    ):
+        raise InputError(
+            f"--acquisition {args.acquisition} needs a committee of models, which a "
+            "matrix regression campaign (one model per output) does not have: pass "
+            "--acquisition random."
         )
     if args.task == "classification" and args.tolerance is not None:
         raise InputError(
@@ -104,8 +181,9 @@ def screen_options(args):
     }
 
 
-def build_screen(estimator, options, *, verbose=0):
+def build_screen(estimator, options, stopping=DEFAULT_STOPPING, *, verbose=0):
     """The HybridScreenCV of the options (the screen validates them itself)."""
     from .. import HybridScreenCV
 
-    return HybridScreenCV(estimator, verbose=verbose, **options)
+    rule = make_stopping(stopping, options["target"], options["delta"])
+    return HybridScreenCV(estimator, stopping=rule, verbose=verbose, **options)

@@ -1,6 +1,7 @@
 """Output files of the command line: CSV, JSON and plots, written atomically."""
 
 import csv
+import io
 import json
 import math
 import sys
@@ -48,6 +49,13 @@ def cell(value):
     return value
 
 
+def output_values(values, classification):
+    """One output's column of a matrix readout: class codes as integers."""
+    if not classification:
+        return [plain(v) for v in values]
+    return [None if v != v else int(v) for v in values.tolist()]
+
+
 def json_value(value):
     """A plain JSON value: non-finite floats as None."""
     value = plain(value)
@@ -64,32 +72,58 @@ def write_history(path, history):
     return write_rows(path, ["round", *keys], rows)
 
 
-def write_plot(path, screen):
-    """Draw ScreenDisplay to path; print a note and return None without it."""
-    from ..plotting import ScreenDisplay
+def plot_png(draw, *, size=(9.0, 4.8), note=None):
+    """A matplotlib drawing as PNG bytes; None (and a note) without matplotlib.
 
+    ``draw(ax)`` draws on the axes of a new figure (no pyplot: nothing
+    global changes).
+    """
     try:
         from matplotlib.figure import Figure
     except ImportError:
-        print(
-            f"Note: matplotlib is not installed, {Path(path).name} was skipped "
-            "(pip install sklearn-isd[plot]).",
-            file=sys.stderr,
-        )
+        if note is not None:
+            print(
+                f"Note: matplotlib is not installed, {note} was skipped "
+                "(pip install sklearn-isd[plot]).",
+                file=sys.stderr,
+            )
         return None
-    figure = Figure(figsize=(9.0, 4.8), layout="constrained")
-    ScreenDisplay.from_estimator(screen, ax=figure.add_subplot())
-    return atomic_write(
-        path, lambda h: figure.savefig(h, format="png", dpi=100), binary=True
-    )
+    figure = Figure(figsize=size, layout="constrained")
+    draw(figure.add_subplot())
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+def screen_png(screen, note=None):
+    """The ScreenDisplay of a screen as PNG bytes (None without matplotlib)."""
+    from ..plotting import ScreenDisplay
+
+    return plot_png(lambda ax: ScreenDisplay.from_estimator(screen, ax=ax), note=note)
+
+
+def write_plot(path, screen):
+    """Draw ScreenDisplay to path; print a note and return None without it."""
+    png = screen_png(screen, note=Path(path).name)
+    if png is None:
+        return None
+    return atomic_write(path, lambda h: h.write(png), binary=True)
 
 
 def max_confidence(screen, X):
-    """Max predicted probability per item (NaN where it has no meaning)."""
+    """Max predicted probability per item (NaN where it has no meaning).
+
+    For a matrix campaign (one probability table per output), the mean over
+    outputs of the max probability.
+    """
     confidence = np.full(X.shape[0], np.nan)
     predicted = ~screen.observed_mask_
     if predicted.any() and hasattr(screen, "predict_proba"):
-        confidence[predicted] = screen.predict_proba(X[predicted]).max(axis=1)
+        proba = screen.predict_proba(X[predicted])
+        if isinstance(proba, list):
+            confidence[predicted] = np.mean([p.max(axis=1) for p in proba], axis=0)
+        else:
+            confidence[predicted] = proba.max(axis=1)
     return confidence
 
 

@@ -8,7 +8,14 @@ from .. import __version__
 from ..acquisition import ACQUISITION_FUNCTIONS
 from ._campaign import LOCK_TIMEOUT
 from ._errors import EXIT_CODES_EPILOG
-from ._models import DEFAULT_MODEL, MODEL_HELP, MODELS
+from ._models import (
+    DEFAULT_MODEL,
+    DEFAULT_STOPPING,
+    MODEL_HELP,
+    MODELS,
+    STOPPING_HELP,
+    STOPPING_RULES,
+)
 
 
 def _argtype(func):
@@ -80,31 +87,77 @@ def _batch_size(text):
     return value
 
 
+@_argtype
+def _separator(text):
+    value = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";"}.get(text, text)
+    if len(value) != 1 or value in '\r\n"':
+        raise ValueError(
+            f"must be one character (or tab, comma, semicolon), got {text!r}"
+        )
+    return value
+
+
+class _Columns(argparse.Action):
+    """A repeatable option whose values may also be comma lists: a,b -> [a, b]."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        names = [name.strip() for name in values.split(",")]
+        if not all(names):
+            parser.error(f"{option_string}: an empty column name in {values!r}")
+        current = list(getattr(namespace, self.dest) or [])
+        setattr(namespace, self.dest, current + names)
+
+
+LIBRARY_HELP = (
+    "the library: CSV (a header row; .tsv/.tab files are tab-separated, or "
+    "choose with --sep), SMILES file (.smi: SMILES then an optional name per "
+    "line), SD file (.sdf), or Parquet (.parquet, needs the data extra)"
+)
+
+
 def _add_library_args(parser, *, labels):
-    parser.add_argument(
-        "library",
-        metavar="LIBRARY.csv",
-        help="the library, a CSV file with a header row",
-    )
+    parser.add_argument("library", metavar="LIBRARY", help=LIBRARY_HELP)
     parser.add_argument(
         "--smiles-col",
-        required=True,
         metavar="S",
-        help="column of the SMILES (required)",
+        default=None,
+        help="column of the SMILES (required for CSV, TSV and Parquet; SMILES and "
+        "SD files hold the structures themselves)",
     )
     if labels:
         parser.add_argument(
             "--label-col",
             required=True,
+            action=_Columns,
             metavar="Y",
-            help="column of the known labels, revealed as the screen asks (required)",
+            help="column of the known labels, revealed as the screen asks (required)"
+            "; repeat it or give a comma list for a matrix screen (one column per "
+            "target, empty cells allowed)",
         )
     parser.add_argument(
         "--id-col",
         metavar="ID",
         default=None,
         help="column of unique compound ids (default: the position of the row "
-        "among the data rows, 0 for the first)",
+        "among the data rows, 0 for the first); for an SD file, the molecule "
+        "property holding them (default: the title line, _Name); a SMILES file "
+        "gives the name after each SMILES",
+    )
+    parser.add_argument(
+        "--sep",
+        type=_separator,
+        default=None,
+        metavar="C",
+        help="separator of a CSV library: one character, or tab (default: a tab "
+        "for .tsv/.tab files, else a comma)",
+    )
+    parser.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="leave invalid library rows (empty or duplicate ids, empty or invalid "
+        "SMILES, unreadable records, invalid labels) out of the screen and list "
+        "them, instead of refusing the library (every invalid row is reported "
+        "either way)",
     )
     parser.add_argument(
         "--task",
@@ -172,6 +225,13 @@ def _add_screen_args(parser):
         metavar="SEED",
         help="seed of the initial batch, of ties between scores and of the model "
         "(default: 0)",
+    )
+    group.add_argument(
+        "--stopping",
+        choices=list(STOPPING_RULES),
+        default=DEFAULT_STOPPING,
+        metavar="RULE",
+        help=STOPPING_HELP + f"; one of {', '.join(STOPPING_RULES)}",
     )
 
 
@@ -256,12 +316,15 @@ def _add_simulate(commands):
         "simulate",
         help="run a whole simulated screen on a library with known labels",
         description=(
-            "Featurize the SMILES of LIBRARY.csv (ECFP4, 2048 bits), run a whole\n"
+            "Featurize the SMILES of LIBRARY (ECFP4, 2048 bits), run a whole\n"
             "hybrid screen in which the labels are revealed from --label-col as the\n"
             "screen asks for them, print the table of rounds, and write to --out:\n"
-            "readout.csv (id, smiles, value, true_value, source, round, confidence),\n"
-            "history.csv (one row per round, with the true system score) and\n"
-            "screen.png (skipped with a note without matplotlib)."
+            "readout.csv (id, smiles, value, true_value, source, round, confidence;\n"
+            "a matrix screen has value_<col> and true_value_<col> per label column),\n"
+            "history.csv (one row per round, with the true system score),\n"
+            "screen.png (skipped with a note without matplotlib) and report.html\n"
+            "(one self-contained page: plots, rounds, provenance, applicability\n"
+            "domain, and the stop decision against the true accuracy)."
         ),
         **COMMON,
     )
@@ -285,11 +348,34 @@ def _add_start(commands):
             "batch to measure, batch_000.csv (columns id, smiles, round; drawn at\n"
             "random, as no model exists yet). Refuses an existing campaign: --out\n"
             "must not exist or be an empty directory (or an interrupted start,\n"
-            "which is done again)."
+            "which is done again).\n\n"
+            "Every invalid library row is reported in one error; with\n"
+            "--skip-invalid they are left out and listed in skipped.csv, status and\n"
+            "the report. --classes declares the class labels (tell then refuses any\n"
+            "other); several --value-col make a matrix campaign (one results column\n"
+            "per target, a multi-output model, empty cells allowed)."
         ),
         **COMMON,
     )
     _add_library_args(start, labels=False)
+    start.add_argument(
+        "--classes",
+        action=_Columns,
+        default=None,
+        metavar="C1,C2,...",
+        help="classification: the class labels of the campaign, a comma list (or "
+        "repeated), e.g. 0,1 or inactive,active; tell refuses results naming "
+        "another class (default: any integer class code, the classes seen are "
+        "shown by status)",
+    )
+    start.add_argument(
+        "--value-col",
+        action=_Columns,
+        default=None,
+        metavar="V",
+        help="the results column(s) tell reads by default; repeat it or give a "
+        "comma list for a matrix campaign, one column per target (default: value)",
+    )
     _add_screen_args(start)
     start.add_argument(
         "--out",
@@ -331,8 +417,11 @@ def _add_tell(commands):
     )
     tell.add_argument(
         "--value-col",
-        default="value",
-        help="column of the measured values (default: value)",
+        action=_Columns,
+        default=None,
+        metavar="V",
+        help="column(s) of the measured values, one per output of the campaign, in "
+        "its order (default: the --value-col given to start, or value)",
     )
     tell.add_argument(
         "--partial",
@@ -343,7 +432,54 @@ def _add_tell(commands):
         "full batches: if failures depend on the compound, the bound of a "
         "partial round can be optimistic",
     )
+    _add_batch_out_arg(tell)
     _add_lock_arg(tell)
+
+
+def _add_batch_out_arg(parser):
+    parser.add_argument(
+        "--out",
+        metavar="FILE",
+        default=None,
+        help="also write the next batch to FILE (a copy of the campaign's "
+        "batch_NNN.csv, e.g. for the plate reader's folder)",
+    )
+
+
+def _add_extend(commands):
+    extend = commands.add_parser(
+        "extend",
+        help="raise the target or budget of a stopped campaign",
+        description=(
+            "Go on with a campaign that stopped: raise its --target (the lower\n"
+            "bound must pass the new one) and/or its --max-fraction (the budget),\n"
+            "then write the next batch to measure, as tell does. The change is\n"
+            "one atomic rename of campaign.isd.npz under the campaign's lock,\n"
+            "logged in it (campaign.json keeps what start fixed). A target or\n"
+            "budget can only be raised; a campaign that reached its target needs\n"
+            "a higher --target, one that spent its budget a higher --max-fraction."
+        ),
+        **COMMON,
+    )
+    extend.add_argument(
+        "campaign", metavar="CAMPAIGN_DIR", help="the campaign directory"
+    )
+    extend.add_argument(
+        "--target",
+        type=_unit_open,
+        default=None,
+        help="the new system accuracy to reach, above the current target, in (0, 1)",
+    )
+    extend.add_argument(
+        "--max-fraction",
+        type=_unit_right,
+        default=None,
+        metavar="F",
+        help="the new budget, a fraction of the library above the current one, in "
+        "(0, 1]",
+    )
+    _add_batch_out_arg(extend)
+    _add_lock_arg(extend)
 
 
 def _add_status(commands):
@@ -366,6 +502,13 @@ def _add_status(commands):
     status.add_argument(
         "--json", action="store_true", help="print the status as a JSON object"
     )
+    status.add_argument(
+        "--out",
+        metavar="FILE",
+        default=None,
+        help="write the status (text, or JSON with --json) to FILE instead of "
+        "printing it",
+    )
     _add_lock_arg(status)
 
 
@@ -384,8 +527,12 @@ def _add_report(commands):
             "--domain-threshold), as readout.csv and readout.parquet (when pandas\n"
             "and pyarrow are installed); plus manifest.json (library fingerprint,\n"
             "model, parameters, lower bound, termination), scaffolds.csv (scaffold,\n"
-            "n_members, n_measured, fraction_measured, mean_confidence_predicted)\n"
-            "and screen.png. The campaign itself is not changed."
+            "n_members, n_measured, fraction_measured, mean_confidence_predicted),\n"
+            "screen.png, skipped.csv (library rows left out at start, if any) and\n"
+            "report.html: one self-contained page to mail (plots inline, the table\n"
+            "of rounds, provenance with versions, files and hashes, the\n"
+            "applicability domain, and the stop decision in words). The campaign\n"
+            "itself is not changed."
         ),
         **COMMON,
     )
@@ -409,8 +556,15 @@ def _add_report(commands):
 
 
 def add_commands(commands):
-    """Add the simulate, start, tell, status and report subcommands."""
-    for add in (_add_simulate, _add_start, _add_tell, _add_status, _add_report):
+    """Add the simulate, start, tell, extend, status and report subcommands."""
+    for add in (
+        _add_simulate,
+        _add_start,
+        _add_tell,
+        _add_extend,
+        _add_status,
+        _add_report,
+    ):
         add(commands)
 
 

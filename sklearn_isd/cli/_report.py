@@ -7,9 +7,11 @@ import numpy as np
 
 from .. import __version__
 from ..utils._files import atomic_write
-from ._campaign import CAMPAIGN_FILE, load_campaign, status_of
+from ._campaign import CAMPAIGN_FILE, SKIPPED_FILE, load_campaign, status_of
 from ._errors import EXIT_OK, CampaignStateError
 from ._inputs import FEATURIZER
+from ._lab import write_skipped
+from ._models import DEFAULT_STOPPING
 from ._outputs import (
     cell,
     fmt,
@@ -17,11 +19,13 @@ from ._outputs import (
     max_confidence,
     nan_if_none,
     now,
+    output_values,
     plain,
+    screen_png,
     write_json,
-    write_plot,
     write_rows,
 )
+from ._report_html import campaign_report
 
 REPORT_FORMAT = "sklearn-isd-report"
 REPORT_FORMAT_VERSION = 1
@@ -49,15 +53,26 @@ def cmd_report(args):
     out.mkdir(parents=True, exist_ok=True)
 
     columns = readout_columns(campaign, args.domain_threshold)
+    png = screen_png(screen, note="screen.png")
     written = [
         write_rows(out / "readout.csv", list(columns), _readout_rows(columns)),
         _write_parquet(out / "readout.parquet", columns),
         _write_scaffolds(out / "scaffolds.csv", columns),
-        write_plot(out / "screen.png", screen),
+        None
+        if png is None
+        else atomic_write(out / "screen.png", lambda h: h.write(png), binary=True),
     ]
+    if campaign.library.skipped_rows:
+        written.append(write_skipped(out / SKIPPED_FILE, campaign.library.skipped_rows))
     written = [p for p in written if p is not None]
-    manifest = _manifest(campaign, columns, args.domain_threshold, written)
+    names = [p.name for p in written] + ["manifest.json", "report.html"]
+    manifest = _manifest(campaign, columns, args.domain_threshold, names)
     written.append(write_json(out / "manifest.json", manifest))
+    written.append(
+        campaign_report(
+            out / "report.html", campaign, columns, manifest, args.domain_threshold, png
+        )
+    )
     n, n_measured = len(campaign.library), manifest["n_measured"]
     n_outside = n - manifest["n_in_domain"]
     bound = fmt(nan_if_none(manifest["system_lower_bound"]), ".4f") or "-"
@@ -84,10 +99,17 @@ def readout_columns(campaign, domain_threshold):
         radius=FEATURIZER["radius"],
         n_bits=FEATURIZER["n_bits"],
     )
+    columns = {"id": library.ids, "smiles": library.smiles.tolist()}
+    transduction = screen.transduction_
+    if transduction.ndim == 1:
+        columns["value"] = [plain(v) for v in transduction]
+    else:  # a matrix campaign: one value column per output
+        classification = campaign.meta["task"] == "classification"
+        for j, name in enumerate(campaign.outputs):
+            values = output_values(transduction[:, j], classification)
+            columns[f"value_{name}"] = values
     return {
-        "id": library.ids,
-        "smiles": library.smiles.tolist(),
-        "value": [plain(v) for v in screen.transduction_],
+        **columns,
         "source": np.where(measured, "measured", "predicted").tolist(),
         "round": [
             int(r) if m else None for r, m in zip(screen.acquired_iter_, measured)
@@ -101,20 +123,13 @@ def readout_columns(campaign, domain_threshold):
 
 def _readout_rows(columns):
     """CSV rows of the readout: 4 decimals, empty cells for none."""
-    return [
-        [
-            columns["id"][i],
-            columns["smiles"][i],
-            cell(columns["value"][i]),
-            columns["source"][i],
-            cell(columns["round"][i]),
-            fmt(columns["confidence"][i], ".4f"),
-            columns["scaffold"][i],
-            fmt(columns["max_similarity"][i], ".4f"),
-            str(columns["in_domain"][i]).lower(),
-        ]
-        for i in range(len(columns["id"]))
-    ]
+    formats = {
+        "confidence": lambda v: fmt(v, ".4f"),
+        "max_similarity": lambda v: fmt(v, ".4f"),
+        "in_domain": lambda v: str(v).lower(),
+    }
+    cells = [[formats.get(name, cell)(v) for v in columns[name]] for name in columns]
+    return [list(row) for row in zip(*cells)]
 
 
 def _write_scaffolds(path, columns):
@@ -138,7 +153,7 @@ def _write_scaffolds(path, columns):
     return write_rows(path, SCAFFOLD_COLUMNS, rows)
 
 
-def _manifest(campaign, columns, domain_threshold, written):
+def _manifest(campaign, columns, domain_threshold, names):
     """Provenance of the report: library, model, parameters, bound, files."""
     screen, meta = campaign.screen, campaign.meta
     params = {
@@ -172,7 +187,12 @@ def _manifest(campaign, columns, domain_threshold, written):
         "termination_condition": screen.termination_condition_,
         "domain_threshold": domain_threshold,
         "n_in_domain": int(sum(columns["in_domain"])),
-        "files": [p.name for p in written],
+        "files": names,
+        "stopping": meta.get("stopping", DEFAULT_STOPPING),
+        "classes": meta.get("classes"),
+        "outputs": campaign.outputs,
+        "n_skipped": len(campaign.library.skipped_rows),
+        "extensions": campaign.extensions,
     }
 
 

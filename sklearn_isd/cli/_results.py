@@ -1,7 +1,7 @@
 """Checking a results file against the pending batch of a campaign."""
 
 from ._campaign import known_classes
-from ._inputs import parse_class, parse_number
+from ._inputs import MISSING, parse_class, parse_declared, parse_number
 
 
 def validate_results(records, campaign, pending, partial):
@@ -10,7 +10,8 @@ def validate_results(records, campaign, pending, partial):
     Parameters
     ----------
     records : list of (int, dict)
-        Rows of the results file: (row number, {"id": text, "value": text}).
+        Rows of the results file: (row number, {"id": text, "values": [text,
+        ...]}), one value per output of the campaign.
     campaign : Campaign
         The loaded campaign (its screen refit by ``ask``).
     pending : ndarray of int
@@ -23,7 +24,9 @@ def validate_results(records, campaign, pending, partial):
     indices : list of int
         Library positions of the valid rows.
     labels : list
-        Their labels: class codes (int) or values (float).
+        Their labels: class codes (int), declared class names (str) or values
+        (float); a list of floats per row (NaN for an empty cell) in a matrix
+        campaign.
     problems : list of str
         One line per problem, naming the row ("row 6: ...").
     """
@@ -31,7 +34,7 @@ def validate_results(records, campaign, pending, partial):
     check = _RowCheck(campaign, pending, classification)
     indices, labels, problems = [], [], []
     for row, record in records:
-        index, label, problem = check(row, record["id"], record["value"])
+        index, label, problem = check(row, record["id"], record["values"])
         if problem is not None:
             problems.append(f"row {row}: {problem}")
         else:
@@ -58,20 +61,51 @@ class _RowCheck:
         self.screen = campaign.screen
         self.position = {cid: i for i, cid in enumerate(campaign.library.ids)}
         self.in_batch = set(pending.tolist())
-        self.classes = known_classes(self.screen) if classification else None
+        self.declared = campaign.meta.get("classes")
+        self.classes = None
+        if classification:
+            self.classes = self.declared or known_classes(self.screen)
+        self.outputs = campaign.outputs
         self.first = {}  # id -> the row it first appeared in
 
-    def __call__(self, row, cid, text):
+    def __call__(self, row, cid, texts):
         problem = self._id_problem(row, cid)
         if problem is not None:
             return None, None, problem
-        if self.classes is not None:
-            value, problem = parse_class(text, self.classes)
-        else:
-            value, problem = parse_number(text)
-        if problem is not None:
-            return None, None, f"{problem} for id {cid!r}"
-        return self.position[cid], value, None
+        if len(texts) == 1:
+            value, problem = self._value(texts[0])
+            if problem is not None:
+                return None, None, f"{problem} for id {cid!r}"
+            return self.position[cid], value, None
+        values, problems = [], []
+        for name, text in zip(self.outputs, texts):
+            if text.strip().lower() in MISSING:
+                values.append(float("nan"))  # a cell without a label
+                continue
+            value, problem = self._value(text)
+            if problem is not None:
+                problems.append(f"{problem} in column {name!r}")
+            values.append(float("nan") if value is None else float(value))
+        if problems:
+            return None, None, f"{'; '.join(problems)} for id {cid!r}"
+        if all(v != v for v in values):
+            return (
+                None,
+                None,
+                (
+                    f"every value is missing for id {cid!r} (leave the row out, with "
+                    "--partial, to measure the compound again)"
+                ),
+            )
+        return self.position[cid], values, None
+
+    def _value(self, text):
+        """(label, problem) of one cell."""
+        if self.classes is None:
+            return parse_number(text)
+        if self.declared is None:
+            return parse_class(text, self.classes)
+        return parse_declared(text, self.declared)
 
     def _id_problem(self, row, cid):
         if not cid:

@@ -14,7 +14,7 @@ from ._errors import (
     CLIError,
     one_line,
 )
-from ._lab import cmd_start, cmd_tell
+from ._lab import cmd_extend, cmd_start, cmd_tell
 from ._parser import build_parser
 from ._report import cmd_report
 from ._simulate import cmd_demo, cmd_simulate
@@ -25,6 +25,7 @@ COMMANDS = {
     "simulate": cmd_simulate,
     "start": cmd_start,
     "tell": cmd_tell,
+    "extend": cmd_extend,
     "status": cmd_status,
     "report": cmd_report,
 }
@@ -33,6 +34,7 @@ COMMANDS = {
 #: What an OSError left behind, by command (every write is atomic).
 AFTER_OS_ERROR = {
     "tell": "; nothing was told: the campaign is as it was, tell again once fixed",
+    "extend": "; the campaign was not extended: it is as it was",
     "start": "; the campaign was not started: run start again once fixed",
     "status": "; the campaign is unchanged",
     "report": "; the report is incomplete, the campaign unchanged",
@@ -95,6 +97,8 @@ def os_error_code(args, exc):
         return EXIT_CAMPAIGN
     path, campaign = _resolved(path), _resolved(campaign)
     inputs = [getattr(args, name, None) for name in ("library", "results")]
+    if args.command in ("tell", "extend", "status"):
+        inputs.append(getattr(args, "out", None))  # a copy or listing of the user
     if any(path == _resolved(p) for p in inputs if p is not None):
         return EXIT_INPUT
     if path == campaign or campaign in path.parents:

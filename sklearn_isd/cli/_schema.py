@@ -12,6 +12,22 @@ checked against the campaign file once the screen is loaded (see
 ``_campaign.check_against_state``), not range by range here: the screen
 validates its parameters itself.
 
+Some fields are optional (:class:`Optional`): ``start`` writes them only
+when they say something beyond the default, so a campaign started without
+the options that add them has the same campaign.json as before they
+existed. Absent, each reads as its default:
+
+- ``library.format`` (``"csv"``) and ``library.sep`` (``","``; CSV and TSV
+  only): how the library copy is read;
+- ``library.skipped`` (none): positions, among the library's records, of
+  the invalid rows ``start --skip-invalid`` left out;
+- ``classes`` (none: any integer class code): the class labels declared with
+  ``start --classes``;
+- ``stopping`` (``"kl"``): the stopping rule, a name of
+  :data:`~sklearn_isd.cli._models.STOPPING_RULES`;
+- ``outputs`` (``["value"]``): the results columns of the campaign, one per
+  output (several for a matrix campaign), from ``start --value-col``.
+
 The checker is a few small functions over a literal schema rather than
 ``jsonschema``: the fields are fixed and few, and the command line needs no
 new dependency for them.
@@ -23,7 +39,8 @@ from datetime import datetime
 
 from ._errors import CampaignStateError, one_line
 from ._inputs import FEATURIZER
-from ._models import MODELS
+from ._library import FORMATS, TABULAR
+from ._models import MODELS, STOPPING_RULES
 
 CAMPAIGN_FORMAT = "sklearn-isd-cli-campaign"
 CAMPAIGN_FORMAT_VERSION = 2
@@ -102,6 +119,53 @@ def _timestamp(value):
     return problem
 
 
+class Optional:
+    """A field ``start`` may leave out (absent: its default)."""
+
+    def __init__(self, check):
+        self.check = check
+
+
+def _separator(value):
+    if not isinstance(value, str) or len(value) != 1 or value in '\r\n"':
+        return f"must be one character (not a quote or a line end), got {_show(value)}"
+    return None
+
+
+def _positions(value):
+    """Positions of records: a list of increasing integers."""
+    if not isinstance(value, list) or not value:
+        return f"must be a non-empty list of record positions, got {_show(value)}"
+    if not all(type(v) is int and 0 <= v < 2**40 for v in value):
+        return "must hold record positions (integers >= 0)"
+    if any(a >= b for a, b in zip(value, value[1:])):
+        return "must hold increasing record positions"
+    return None
+
+
+def _classes(value):
+    if not isinstance(value, list) or len(value) < 2:
+        return f"must be a list of at least 2 class labels, got {_show(value)}"
+    kinds = {type(v) for v in value}
+    if kinds not in ({int}, {str}):
+        return "must hold class labels that are all integers or all strings"
+    if kinds == {int} and not all(-(2**63) <= v < 2**63 for v in value):
+        return "must hold 64-bit integer class codes"
+    if kinds == {str} and not all(v and _text()(v) is None for v in value):
+        return "must hold non-empty printable class names"
+    if len(set(value)) != len(value):
+        return "must hold distinct class labels"
+    return None
+
+
+def _columns(value):
+    if not isinstance(value, list) or not value:
+        return f"must be a non-empty list of column names, got {_show(value)}"
+    if any(_text()(v) is not None for v in value) or len(set(value)) != len(value):
+        return "must hold distinct, non-empty column names"
+    return None
+
+
 def _file_name(value):
     """A plain file name in the campaign folder: no folder, no '..'."""
     problem = _text(max_length=255)(value)
@@ -123,8 +187,11 @@ SCHEMA = {
         "source": _text(max_length=4096),
         "sha256": _text(pattern=_SHA256),
         "n_compounds": _integer(1, 2**40),
-        "smiles_col": _text(),
+        "smiles_col": _optional(_text()),
         "id_col": _optional(_text()),
+        "format": Optional(_text(choices=FORMATS)),
+        "sep": Optional(_separator),
+        "skipped": Optional(_positions),
     },
     "featurizer": {key: _constant(value) for key, value in FEATURIZER.items()},
     "task": _text(choices=("classification", "regression")),
@@ -139,6 +206,9 @@ SCHEMA = {
         "max_fraction": _number,
         "random_state": _optional(_integer(0, 2**32 - 1)),
     },
+    "classes": Optional(_classes),
+    "stopping": Optional(_text(choices=tuple(STOPPING_RULES))),
+    "outputs": Optional(_columns),
 }
 
 
@@ -150,6 +220,10 @@ def _check_object(document, schema, path, prefix=""):
     """Check an object against a schema level, in the schema's order."""
     for key, check in schema.items():
         field = f"{prefix}{key}"
+        if isinstance(check, Optional):
+            if key not in document:
+                continue
+            check = check.check
         if key not in document:
             _fail(path, f"field {field!r} is missing")
         value = document[key]
@@ -238,4 +312,23 @@ def parse_campaign_json(data, path):
             "campaign with the version that started it)",
         )
     _check_object(document, SCHEMA, path)
+    _check_together(document, path)
     return document
+
+
+def _check_together(document, path):
+    """Fields that must agree with each other."""
+    library = document["library"]
+    fmt = library.get("format", "csv")
+    if fmt in TABULAR and library["smiles_col"] is None:
+        _fail(path, f"field 'library.smiles_col' must name a column of a {fmt} file")
+    if fmt not in TABULAR and library["smiles_col"] is not None:
+        _fail(path, f"field 'library.smiles_col' must be null for a {fmt} file")
+    if "sep" in library and fmt not in ("csv", "tsv"):
+        _fail(path, f"field 'library.sep' applies to csv and tsv files, not {fmt}")
+    outputs = document.get("outputs", ["value"])
+    classes = document.get("classes")
+    if classes is not None and document["task"] != "classification":
+        _fail(path, "field 'classes' applies to a classification campaign only")
+    if classes is not None and len(outputs) > 1 and type(classes[0]) is not int:
+        _fail(path, "field 'classes' must hold class codes in a matrix campaign")

@@ -12,15 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import is_classifier
 
 from ..utils._display import progress_disabled
-from ._errors import EXIT_OK, screen_errors
-from ._inputs import Library, featurize, parse_labels, read_library
-from ._models import build_screen, make_model, screen_options
+from ._errors import EXIT_OK, InputError, screen_errors
+from ._library import Library, featurize, parse_labels
+from ._models import DEFAULT_STOPPING, build_screen, make_model, screen_options
 from ._outputs import (
     cell,
     fmt,
     max_confidence,
+    output_values,
     write_history,
     write_plot,
     write_rows,
@@ -48,24 +50,47 @@ class Simulation:
     screen: object
     confidence: np.ndarray
     elapsed: float
+    #: The label columns (one per output).
+    label_cols: list = None
 
     def readout(self):
-        """The readout as columns of CSV cells (see READOUT_COLUMNS)."""
+        """The readout as columns of CSV cells (see READOUT_COLUMNS).
+
+        A matrix screen has ``value_<col>`` and ``true_value_<col>`` per label
+        column instead of ``value`` and ``true_value``.
+        """
         screen, measured = self.screen, self.screen.observed_mask_
-        return {
-            "id": list(self.library.ids),
-            "smiles": list(self.library.smiles),
-            "value": [cell(v) for v in screen.transduction_],
-            "true_value": [cell(v) for v in self.y],
-            "source": np.where(measured, "measured", "predicted").tolist(),
-            "round": [
-                int(r) if m else "" for r, m in zip(screen.acquired_iter_, measured)
-            ],
-            "confidence": [fmt(c, ".4f") for c in self.confidence],
-        }
+        columns = {"id": list(self.library.ids), "smiles": list(self.library.smiles)}
+        transduction, y = screen.transduction_, self.y
+        if transduction.ndim == 1:
+            columns["value"] = [cell(v) for v in transduction]
+            columns["true_value"] = [cell(v) for v in y]
+        else:
+            classification = is_classifier(screen)
+            for prefix, values in (("value", transduction), ("true_value", y)):
+                for j, name in enumerate(self.label_cols):
+                    columns[f"{prefix}_{name}"] = [
+                        cell(v) for v in output_values(values[:, j], classification)
+                    ]
+        columns["source"] = np.where(measured, "measured", "predicted").tolist()
+        columns["round"] = [
+            int(r) if m else "" for r, m in zip(screen.acquired_iter_, measured)
+        ]
+        columns["confidence"] = [fmt(c, ".4f") for c in self.confidence]
+        return columns
 
 
-def run_simulation(library, X, y, estimator, options, *, progress=True):
+def run_simulation(
+    library,
+    X,
+    y,
+    estimator,
+    options,
+    *,
+    stopping=DEFAULT_STOPPING,
+    progress=True,
+    label_cols=None,
+):
     """Run a whole screen revealing ``y``; print its rounds and a summary.
 
     Parameters
@@ -80,19 +105,28 @@ def run_simulation(library, X, y, estimator, options, *, progress=True):
         The model.
     options : dict
         Parameters of :class:`~sklearn_isd.HybridScreenCV`.
+    stopping : str, default="kl"
+        The stopping rule, a name of ``STOPPING_RULES``.
     progress : bool, default=True
         Show a progress bar (needs tqdm and a terminal).
+    label_cols : list of str, default=None
+        The label columns of a matrix screen.
 
     Returns
     -------
     simulation : Simulation
     """
-    screen = build_screen(estimator, options, verbose=1)
+    screen = build_screen(estimator, options, stopping, verbose=1)
     start = time.perf_counter()
     with progress_disabled(not progress), screen_errors():
         screen.fit(X, y)  # verbose=1 prints the table of rounds
     simulation = Simulation(
-        library, y, screen, max_confidence(screen, X), time.perf_counter() - start
+        library,
+        y,
+        screen,
+        max_confidence(screen, X),
+        time.perf_counter() - start,
+        label_cols,
     )
     _print_summary(screen, len(library), simulation.elapsed)
     return simulation
@@ -117,30 +151,47 @@ def _print_summary(screen, n, elapsed):
 
 
 def cmd_simulate(args):
-    """Run a simulated screen of a library CSV; write readout, history, plot."""
-    options = screen_options(args)
-    model, estimator = make_model(args.model, args.task)
-    library = read_library(args.library, args.smiles_col, args.id_col, args.label_col)
-    y = parse_labels(library, args.task, args.label_col)
-    X = featurize(library)
+    """Run a simulated screen of a library; write readout, history, plot, report."""
+    from ._lab import _skipped_note, read_campaign_library, write_skipped
+    from ._report_html import simulation_report
+
+    label_cols = args.label_col
+    if len(set(label_cols)) != len(label_cols):
+        raise InputError(f"--label-col names a column twice: {label_cols}.")
+    options = screen_options(args, len(label_cols))
+    model, estimator = make_model(args.model, args.task, len(label_cols))
+    library = read_campaign_library(args, label_cols)
+    y = parse_labels(library.labels, args.task, label_cols)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    print(_skipped_note(library, out / "skipped.csv"), end="")
+    columns = ", ".join(repr(c) for c in label_cols)
     print(
         f"Simulated screen of {library.path.name}: {len(library)} compounds, "
-        f"labels revealed from column {args.label_col!r}; model {model}, "
-        f"acquisition {args.acquisition}, target {args.target} (delta "
-        f"{args.delta}).\n"
+        f"labels revealed from column{'s' if len(label_cols) > 1 else ''} "
+        f"{columns}; model {model}, acquisition {args.acquisition}, stopping rule "
+        f"{args.stopping}, target {args.target} (delta {args.delta}).\n"
     )
     simulation = run_simulation(
-        library, X, y, estimator, options, progress=not args.no_progress
+        library,
+        library.X,
+        y,
+        estimator,
+        options,
+        stopping=args.stopping,
+        progress=not args.no_progress,
+        label_cols=label_cols,
     )
     readout = simulation.readout()
-    header = [*READOUT_COLUMNS, "confidence"]
+    header = list(readout)
     written = [
         write_rows(out / "readout.csv", header, zip(*(readout[c] for c in header))),
         write_history(out / "history.csv", simulation.screen.history_),
         write_plot(out / "screen.png", simulation.screen),
     ]
+    if library.skipped_rows:
+        written.append(write_skipped(out / "skipped.csv", library.skipped_rows))
+    written.append(simulation_report(out / "report.html", simulation, args, model))
     print("Written: " + ", ".join(str(p) for p in written if p is not None))
     return EXIT_OK
 
@@ -157,10 +208,10 @@ def cmd_demo(args):
         Path("the embedded QM9 subset"),
         ids=[str(i) for i in range(len(y))],
         smiles=np.asarray(smiles, dtype=object),
-        rows=list(range(2, len(y) + 2)),
+        rows=[f"molecule {i}" for i in range(len(y))],
     )
     start = time.perf_counter()
-    X = featurize(library)
+    X = featurize(library.smiles)[0]
     print(
         f"QM9 HOMO-LUMO gap screen: {len(y)} molecules (embedded subset), label = "
         f"gap > full-set median; ECFP4 featurized in "

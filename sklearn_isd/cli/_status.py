@@ -3,18 +3,24 @@
 import json
 from pathlib import Path
 
+import numpy as np
+
+from ..utils._files import atomic_write
 from ._campaign import (
+    SKIPPED_FILE,
     batch_name,
     campaign_lock,
     confined,
     ensure_batch_file,
     load_campaign,
+    measured_labels,
     status_of,
 )
 from ._errors import EXIT_OK, CampaignStateError, InputError
 from ._inputs import read_csv
 from ._lab import STOP_REASONS
-from ._outputs import fmt, json_value, nan_if_none
+from ._models import DEFAULT_STOPPING
+from ._outputs import fmt, json_value, nan_if_none, plain
 
 
 def cmd_status(args):
@@ -25,10 +31,12 @@ def cmd_status(args):
         _write_missing_batch(campaign.directory, args.lock_timeout)
         info = status_info(campaign)
         info["batch_file_rewritten"] = True
-    if args.json:
-        print(json.dumps(info, indent=2))
+    text = json.dumps(info, indent=2) if args.json else _describe(info)
+    if args.out is None:
+        print(text)
     else:
-        print(_describe(info))
+        atomic_write(args.out, lambda h: h.write(text + "\n"))
+        print(f"Status of {campaign.directory} written to {args.out}.")
     return EXIT_OK
 
 
@@ -54,7 +62,50 @@ def status_info(campaign):
         "pending_batch": pending_batch,
         "n_pending": _n_pending(campaign, pending_batch),
         "n_results_files": len(campaign.log),
+        "stopping": campaign.meta.get("stopping", DEFAULT_STOPPING),
+        "max_fraction": json_value(screen.max_fraction),
+        "outputs": campaign.outputs,
+        "classes": campaign.meta.get("classes"),
+        "classes_seen": _classes_seen(campaign),
+        "skipped": _skipped(campaign),
+        "extensions": campaign.extensions,
     }
+
+
+def _skipped(campaign):
+    """The rows start left out, with their problems.
+
+    Status reads no SMILES, so the problem of a row skipped for its SMILES
+    is taken from skipped.csv (written by start) when it is there.
+    """
+    rows = campaign.library.skipped_rows
+    if not rows:
+        return []
+    listed = {}
+    path = confined(campaign.directory, SKIPPED_FILE, "The list of skipped rows")
+    if path.is_file():
+        try:
+            records = read_csv(path, ["row", "problem"], "The list of skipped rows")
+            listed = {rec["row"]: rec["problem"] for _, rec in records}
+        except InputError:
+            listed = {}  # a derived listing: unreadable, it is not used
+    return [
+        {"row": where, "id": cid, "problem": listed.get(where) or problem}
+        for where, cid, _, problem in rows
+    ]
+
+
+def _classes_seen(campaign):
+    """The class labels measured so far (classification), from the campaign file."""
+    if campaign.meta["task"] != "classification":
+        return None
+    labels = measured_labels(campaign.directory)
+    if labels is None:
+        return []
+    labels = np.asarray(labels)
+    if labels.ndim == 2:  # a matrix campaign: codes, NaN for a cell without label
+        labels = labels[~np.isnan(labels)].astype(np.int64)
+    return [plain(c) for c in np.unique(labels)]
 
 
 def _n_pending(campaign, name):
@@ -100,8 +151,41 @@ def _describe(info):
         f"Measured: {n_measured} of {n} compounds ({n_measured / n:.1%}) in "
         f"{info['round']} round(s); {info['n_results_files']} results file(s) told.",
         f"System accuracy lower bound: {bound} (target {info['target']}, delta "
-        f"{info['delta']}).",
+        f"{info['delta']}; stopping rule {info['stopping']}, budget max_fraction "
+        f"{info['max_fraction']}).",
     ]
+    if len(info["outputs"]) > 1:
+        lines.append(
+            f"Outputs (results columns): {', '.join(info['outputs'])}; an empty "
+            "cell is a target without a label."
+        )
+    if info["classes"] is not None:
+        seen = ", ".join(map(str, info["classes_seen"])) or "none yet"
+        lines.append(
+            f"Classes (declared at start): {', '.join(map(str, info['classes']))}; "
+            f"measured so far: {seen}."
+        )
+    elif info["classes_seen"] is not None:
+        seen = ", ".join(map(str, info["classes_seen"])) or "none yet"
+        lines.append(
+            f"Classes seen so far: {seen} (no classes were declared: tell accepts "
+            "any integer class code; start --classes declares them)."
+        )
+    for extension in info["extensions"]:
+        lines.append(
+            f"Extended at round {extension.get('round', '?')}: target "
+            f"{extension.get('from_target', '?')} -> {extension['target']}, "
+            f"max_fraction {extension.get('from_max_fraction', '?')} -> "
+            f"{extension['max_fraction']}."
+        )
+    skipped = info["skipped"]
+    if skipped:
+        shown = ", ".join(s["row"] for s in skipped[:10])
+        more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+        lines.append(
+            f"Skipped at start: {len(skipped)} invalid library row(s) ({shown}"
+            f"{more}), listed in {directory / SKIPPED_FILE}."
+        )
     if info["pending_batch"] is None:
         lines.append(
             f"No pending batch: write the readout with `sklearn-isd report "
