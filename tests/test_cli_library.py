@@ -422,7 +422,8 @@ def test_stopping_names_map_to_the_rules(csv_library, tmp_path, capsys, name, cl
 def test_the_stopping_registry_is_one_dict_of_the_parser_and_schema():
     from sklearn_isd.cli import _models, _schema, build_parser
 
-    assert list(_models.STOPPING_RULES) == ["kl", "anytime-kl", "pooled-kl"] + [
+    assert list(_models.STOPPING_RULES) == ["ppi", "kl", "anytime-kl"] + [
+        "pooled-kl",
         "audit",
         "none",
     ]
@@ -430,7 +431,8 @@ def test_the_stopping_registry_is_one_dict_of_the_parser_and_schema():
     action = next(a for a in start._actions if a.dest == "stopping")
     assert list(action.choices) == list(_models.STOPPING_RULES)
     assert _schema.SCHEMA["stopping"].check("audit") is None
-    assert "must be one of" in _schema.SCHEMA["stopping"].check("ppi")
+    assert _schema.SCHEMA["stopping"].check("ppi") is None
+    assert "must be one of" in _schema.SCHEMA["stopping"].check("bayes")
 
 
 def test_unknown_stopping_rule_is_exit_2(csv_library, tmp_path, capsys):

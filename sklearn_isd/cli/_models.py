@@ -88,6 +88,7 @@ def _rule(name):
 
 #: ``--stopping`` names -> factory(target, delta) of the screen's ``stopping``.
 STOPPING_RULES = {
+    "ppi": lambda target, delta: "ppi",
     "kl": lambda target, delta: "kl",
     "anytime-kl": _rule("AnytimeKLBound"),
     "pooled-kl": _rule("PooledKLBound"),
@@ -96,7 +97,9 @@ STOPPING_RULES = {
 }
 DEFAULT_STOPPING = "kl"
 STOPPING_HELP = (
-    "the stopping rule (sklearn_isd.stopping): kl = KLBound, the paper's bound "
+    "the stopping rule (sklearn_isd.stopping): ppi = PredictionPoweredBound, "
+    "an exact audit of the inference set timed by the model, no calibration "
+    "assumption, valid for the whole screen; kl = KLBound, the paper's bound "
     "tested anew each round (Eq. 5-6); anytime-kl = AnytimeKLBound, delta spent "
     "over rounds, valid for the whole screen; pooled-kl = PooledKLBound, the "
     "anytime bound pooling the last 5 batches; audit = AuditBound, a uniform "

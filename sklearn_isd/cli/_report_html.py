@@ -65,6 +65,9 @@ MAX_SCAFFOLDS = 25
 #: Rows listed in the skipped section.
 MAX_SKIPPED = 200
 RULE_NAMES = {
+    "ppi": "the prediction-powered audit (PredictionPoweredBound; an exact "
+    "audit of the inference set, delta over the whole screen, no calibration "
+    "assumption)",
     "kl": "the KL bound (KLBound, paper Eq. 5-6; its delta holds per round)",
     "anytime-kl": "the anytime KL bound (AnytimeKLBound; delta over the whole screen)",
     "pooled-kl": "the pooled anytime KL bound (PooledKLBound; delta over the "
