@@ -36,6 +36,8 @@ def _top_k(scores, k, rng):
     Runs in O(n) with ``np.partition``; only the selected items are sorted.
     """
     n = scores.shape[0]
+    if k <= 0:
+        return np.empty(0, dtype=np.intp)
     if k >= n:
         selected = np.arange(n)
     else:

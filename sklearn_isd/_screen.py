@@ -471,8 +471,9 @@ class HybridScreenCV(DelegateToEstimatorMixin, MetaEstimatorMixin, BaseEstimator
         if self._state.pending is None:
             self._ensure_fitted()
             pool = None if self._fitted is None else self._fitted.pool
-            batch, audit = choose_batch(self._setup, self._state, pool)
-            self._state = self._state.propose(batch, audit)
+            self._state = self._state.propose(
+                *choose_batch(self._setup, self._state, pool)
+            )
         return self._state.pending.copy()
 
     def tell(self, indices, labels, *, failed="raise"):

@@ -265,6 +265,7 @@ class CampaignState:
     held : ndarray of bool of shape (n_iter,)
         Per round: the model was held (not refit) after its tell, because the
         stopping rule certifies that model's predictions.
+
     round_predicted : ndarray of float of shape (n_iter, n_outputs)
         Per round (and output): the model's predicted number of wrong
         predictions on the inference set the round's batch was drawn from

@@ -84,8 +84,9 @@ class PerOutputRule:
         plans = [
             plan_audit(c, inference.output(j)) for j, c in enumerate(self.criteria_)
         ]
+        drawn = [p for p in plans if p.n_audit] or plans
         return AuditPlan(
-            max(p.n_audit for p in plans), all(p.within_batch for p in plans)
+            max(p.n_audit for p in plans), all(p.within_batch for p in drawn)
         )
 
     @property
