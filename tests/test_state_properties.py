@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 
 from sklearn_isd import HybridScreenCV
-from sklearn_isd.stopping import AnytimeKLBound, AuditBound
+from sklearn_isd.stopping import AnytimeKLBound, AuditBound, PredictionPoweredBound
 
 
 def _property(max_examples):
@@ -58,6 +58,8 @@ SCREENS = {
     "anytime": {"stopping": AnytimeKLBound(target=0.95)},
     "audit": {"stopping": AuditBound(target=0.95, audit_fraction=0.25, window=3)},
     "budget": {"stopping": None, "max_fraction": 0.3},
+    # Audits on top of batches, a held model: a state of its own.
+    "ppi": {"stopping": PredictionPoweredBound(target=0.85)},
 }
 
 OPERATIONS = [
@@ -89,7 +91,7 @@ def _operations(*more):
 campaigns = st.fixed_dictionaries(
     {
         "seed": st.integers(0, 2**16),
-        "kind": st.sampled_from([*sorted(SCREENS), "audit"]),  # the most state
+        "kind": st.sampled_from([*sorted(SCREENS), "audit", "ppi"]),  # most state
         "batch_size": st.sampled_from([10, 16, 0.05]),
     }
 )
