@@ -40,7 +40,7 @@ from ._pool import (
     refit,
     score_pool,
 )
-from ._state import CampaignState, resolve_setup
+from ._state import CampaignState, history_keys, resolve_setup
 from ._truth import readout_scores
 from .stopping._monitor import make_rule
 from .utils._compat import (
@@ -468,6 +468,13 @@ class HybridScreenCV(DelegateToEstimatorMixin, MetaEstimatorMixin, BaseEstimator
             )
         elif X is not None:
             self._attach(X)
+        if self._state.stop and self._state.pending is None:
+            raise ValueError(
+                f"The screen has stopped ({self._state.termination_condition}): "
+                "there is no next batch. Its readout is transduction_; to go on "
+                "measuring, raise the target or the budget with extend(target=..., "
+                "max_fraction=...)."
+            )
         if self._state.pending is None:
             self._ensure_fitted()
             pool = None if self._fitted is None else self._fitted.pool
@@ -537,6 +544,79 @@ class HybridScreenCV(DelegateToEstimatorMixin, MetaEstimatorMixin, BaseEstimator
                 return self
         indices, labels = self._check_told(indices, labels)
         return self._tell_validated(indices, labels)
+
+    def extend(self, **params):
+        """Go on with a screen that stopped, under a higher target or budget.
+
+        The campaign keeps every label measured; the new parameters apply
+        from now on, and the stopping rule is given the evidence of every
+        round again under them (a certificate that no longer suffices is
+        kept, not renewed). The next :meth:`ask` proposes a batch.
+
+        Parameters
+        ----------
+        **params
+            New values of ``target``, ``max_fraction``, ``stopping`` or
+            ``delta``.
+
+        Returns
+        -------
+        self : object
+            The screen, no longer stopped (unless the new parameters stop it
+            at once, e.g. a budget already spent).
+
+        Raises
+        ------
+        ValueError
+            For another parameter, a value the screen refuses, or a new
+            ``target`` of another shape than the old one.
+        """
+        self._check_started(library=False)
+        unknown = set(params) - {"target", "max_fraction", "stopping", "delta"}
+        if unknown:
+            raise ValueError(
+                f"extend() takes target, max_fraction, stopping and delta; got "
+                f"{sorted(unknown)}."
+            )
+        old = self.get_params(deep=False)
+        self.set_params(**params)
+        try:
+            self._validate_params()
+            setup, state = self._extended(self._state)
+        except Exception:
+            self.set_params(**{name: old[name] for name in params})
+            raise
+        self._setup = setup
+        if state.held.size and state.held[-1] != self._state.held[-1]:
+            self._fitted = None  # the model is refit (or held again) on ask
+        self._state = state
+        return self
+
+    def _extended(self, state):
+        """The setup and state of this campaign under the current parameters."""
+        old = self._setup
+        setup = self._campaign_setup(
+            old.n_items, old.y_true, old.group_codes, seed=old.seed
+        )
+        outputs = state.output_names
+        if outputs is None:
+            rule = self._rule(setup, None)
+        else:
+            rule = self._rule(setup, outputs.size)
+        names = outputs if state.n_outputs else None
+        if list(state.history) != history_keys(setup, names):
+            raise ValueError(
+                "The new parameters change the columns of history_ (a target per "
+                "output where there was one target, or the reverse)."
+            )
+        state = state.replace(rule=rule, termination_condition=None)
+        state = state.with_rule_replayed(setup)
+        held = state.held.copy()
+        if held.size:
+            held[-1] = bool(getattr(state.rule, "holds_model_", False))
+        state = state.replace(held=held)
+        decided = bool(state.rule is not None and setup.decides and state.rule.stop_)
+        return setup, state._terminated(setup, decided)
 
     def cancel(self, indices=None):
         """Release pending items: they go back to the inference set.

@@ -718,3 +718,38 @@ def test_failed_wells_are_never_labels(blobs, policy):
         assert nxt.size == 30  # released: a new batch is proposed
     with pytest.raises(ValueError, match="failed must be"):
         screen.tell(nxt, y[nxt], failed="ignore")
+
+
+def test_ask_on_a_stopped_screen_refuses_and_extend_goes_on(tmp_path):
+    X, y = make_classification(n_samples=800, random_state=0)
+    screen = HybridScreenCV(
+        LogisticRegression(), batch_size=40, target=0.9, random_state=0
+    ).fit(X, y)
+    assert screen.termination_condition_ == "target_reached"
+    before = screen.acquired_iter_.copy()
+    with pytest.raises(ValueError, match="has stopped .*extend"):
+        screen.ask()
+    np.testing.assert_array_equal(screen.acquired_iter_, before)  # nothing changed
+    # A loaded finished campaign has its readout and can predict.
+    path = screen.save(tmp_path / "done.isd.npz")
+    loaded = HybridScreenCV.load(path, X)
+    np.testing.assert_array_equal(loaded.transduction_, screen.transduction_)
+    np.testing.assert_array_equal(loaded.predict(X), screen.predict(X))
+    # A higher target: the KL bound of the last round no longer suffices.
+    loaded.extend(target=0.99)
+    assert not loaded.stop_ and loaded.get_params()["target"] == 0.99
+    batch = loaded.ask()
+    assert batch.size == 40 and not loaded.observed_mask_[batch].any()
+    loaded.set_params(oracle=lambda idx: y[idx]).resume()
+    assert loaded.stop_ and loaded.n_iter_ > screen.n_iter_
+    assert loaded.history_["system_lower_bound"][-1] > 0.99 or (
+        loaded.termination_condition_ != "target_reached"
+    )
+    np.testing.assert_array_equal(
+        loaded.acquired_iter_[before >= 0], before[before >= 0]
+    )
+    with pytest.raises(ValueError, match="takes target, max_fraction"):
+        loaded.extend(batch_size=10)
+    with pytest.raises(ValueError, match="target"):
+        loaded.extend(target=1.5)
+    assert loaded.get_params()["target"] == 0.99  # a refused extend changes nothing

@@ -369,9 +369,9 @@ def load_campaign(directory, *, library=True):
     """Read campaign.json, the library copy and the campaign file.
 
     With ``library=True`` the library is featurized and given to the screen
-    (its fingerprint checked), and ``ask`` refits the model and returns the
-    pending batch (``Campaign.pending``); without, only the library's ids
-    are read and nothing is refit.
+    (its fingerprint checked, its model refit) and, unless the campaign has
+    stopped, ``ask`` returns the pending batch (``Campaign.pending``);
+    without, only the library's ids are read and nothing is refit.
     """
     directory = Path(directory)
     meta = read_meta(directory)
@@ -384,7 +384,7 @@ def load_campaign(directory, *, library=True):
     campaign = Campaign(
         directory, meta, screen, log["tells"], lib, X, extensions=extensions
     )
-    if library:
+    if library and not screen.stop_:
         with screen_errors(CampaignStateError):
             campaign.pending = screen.ask()
     return campaign
@@ -502,25 +502,15 @@ def measured_labels(directory):
 def reopen(campaign, *, target, max_fraction, stopping):
     """The campaign's stopped screen, going on with a new target and budget.
 
-    The screen takes the new parameters and is saved and loaded again (in a
-    temporary folder), so that its budget and its stopping rule, replayed
-    over every round, are those of the new parameters; then its stop is
-    lifted. That last step is the one private write of the command line:
-    HybridScreenCV has no public way to resume a campaign that stopped.
+    :meth:`HybridScreenCV.extend` replays its stopping rule over every round
+    under the new parameters and lifts its stop.
     """
-    import tempfile
-
-    from .. import HybridScreenCV
-
     screen = campaign.screen
     screen.cancel()  # whatever a load proposed under the old budget
-    screen.set_params(target=target, max_fraction=max_fraction, stopping=stopping)
-    with tempfile.TemporaryDirectory(prefix="sklearn-isd-extend-") as folder:
-        with screen_errors():
-            path = screen.save(Path(folder) / CAMPAIGN_FILE)
-            reopened = HybridScreenCV.load(path, campaign.X)
-    reopened._state = reopened._state.replace(termination_condition=None)
-    return reopened
+    with screen_errors():
+        return screen.extend(
+            target=target, max_fraction=max_fraction, stopping=stopping
+        )
 
 
 def existing_campaign(out):

@@ -440,7 +440,7 @@ def _extend(campaign, args):
         campaign, target=target, max_fraction=max_fraction, stopping=stopping
     )
     with screen_errors():
-        batch = reopened.ask()
+        batch = np.empty(0, dtype=np.intp) if reopened.stop_ else reopened.ask()
     if not batch.size:
         raise InputError(
             f"--max-fraction {max_fraction} leaves no compound to measure (one "

@@ -90,6 +90,11 @@ class PerOutputRule:
         )
 
     @property
+    def stop_(self):
+        """Whether every output's rule says stop."""
+        return all(getattr(c, "stop_", False) for c in self.criteria_)
+
+    @property
     def holds_model_(self):
         """Whether some output's rule holds the model (no refit)."""
         return any(getattr(c, "holds_model_", False) for c in self.criteria_)
