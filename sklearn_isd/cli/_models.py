@@ -96,6 +96,16 @@ STOPPING_RULES = {
     "none": lambda target, delta: None,
 }
 DEFAULT_STOPPING = "kl"
+#: What each rule does, in a few words (the demo's header says it).
+STOPPING_SUMMARY = {
+    "ppi": "an exact audit of the inference set, timed by the model's own "
+    "predicted errors",
+    "kl": "the paper's KL lower bound from the accuracy on each batch",
+    "anytime-kl": "the KL bound with delta spent over the rounds",
+    "pooled-kl": "the anytime KL bound pooling the last 5 batches",
+    "audit": "a uniform audit share of every batch",
+    "none": "none, measure up to the budget",
+}
 STOPPING_HELP = (
     "the stopping rule (sklearn_isd.stopping): ppi = PredictionPoweredBound, "
     "an exact audit of the inference set timed by the model, no calibration "
