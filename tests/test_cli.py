@@ -26,7 +26,8 @@ def test_demo_runs_and_writes_the_readout(tmp_path, capsys):
     )
     assert code == 0
     printed = capsys.readouterr().out
-    assert "Labels used at stop:" in printed and "True system accuracy" in printed
+    assert "The screen stopped after round" in printed
+    assert "Why then:" in printed and "true system accuracy is" in printed
     with out.open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 2000
