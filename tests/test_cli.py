@@ -45,7 +45,7 @@ def test_demo_runs_and_writes_the_readout(tmp_path, capsys):
     assert all(r["round"] != "" and r["confidence"] == "" for r in measured)
     confidence = np.array([float(r["confidence"]) for r in predicted])
     assert ((confidence >= 0.5) & (confidence <= 1.0)).all()
-    n_line = next(line for line in printed.splitlines() if "Labels used" in line)
+    n_line = next(line for line in printed.splitlines() if "stopped after" in line)
     assert f"{len(measured)} of 2000" in n_line
 
 
