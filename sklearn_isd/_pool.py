@@ -384,6 +384,7 @@ def _inference_view(setup, state, pool, n_units, batch_size):
         error_probability=error,
         units=units,
         unit_size=unit_size * (state.n_outputs or 1),
+        n_outputs=state.n_outputs or 1,
         n_observed=state.n_labelled(),
         n_library=state.acquired_iter.size,
     )

@@ -162,16 +162,17 @@ def test_the_plan_audits_only_near_the_target():
         error_probability=np.full(2_000, 0.4),
         units=None,
         unit_size=1,
+        n_outputs=1,
         n_observed=0,
         n_library=2_000,
     )
     assert rule.plan(far) == AuditPlan(0, within_batch=False)
     r = np.concatenate([np.full(100, 0.3), np.full(1_900, 0.001)])
-    near = InferenceSet(2_000, 50, r, None, 1, 0, 2_000)
+    near = InferenceSet(2_000, 50, r, None, 1, 1, 0, 2_000)
     plan = rule.plan(near)
     assert 0 < plan.n_audit <= 500 and not plan.within_batch
     assert PredictionPoweredBound().reset().plan(
-        InferenceSet(2_000, 50, None, None, 1, 0, 2_000)
+        InferenceSet(2_000, 50, None, None, 1, 1, 0, 2_000)
     ) == AuditPlan(0, within_batch=False)  # no probabilities, no batch yet
 
 

@@ -215,7 +215,7 @@ class PredictionPoweredBound(StoppingCriterion):
         if errors is None:
             return AuditPlan(0, within_batch=False)
         b = inference.batch_size
-        allowed = inference.n_library * inference.unit_size * (1 - self.target)
+        allowed = inference.n_library * inference.n_outputs * (1 - self.target)
         errors = np.sort(errors)[::-1]  # the acquisition's order, roughly
         now, m = self._cost(errors, b, allowed, inference.unit_size)
         if not np.isfinite(now):

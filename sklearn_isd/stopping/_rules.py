@@ -45,6 +45,9 @@ class InferenceSet:
         in groups; None when each item is its own unit.
     unit_size : int
         Most outcomes one unit holds (see :class:`Evidence`).
+    n_outputs : int
+        Outcomes of one item: 1, or the outputs of a matrix screen whose
+        cells are pooled.
     n_observed : int or ndarray of int
         Labels measured so far (per output for a matrix screen).
     n_library : int
@@ -56,6 +59,7 @@ class InferenceSet:
     error_probability: np.ndarray | None
     units: np.ndarray | None
     unit_size: int
+    n_outputs: int
     n_observed: object
     n_library: int
 
@@ -69,6 +73,7 @@ class InferenceSet:
             None if r is None else (r[:, j] if r.ndim == 2 else r),
             self.units,
             self.unit_size // n_outputs,
+            1,
             np.ravel(self.n_observed)[j],
             self.n_library,
         )
