@@ -10,6 +10,7 @@ drawn once when it started.
 """
 
 import copy
+import time
 from typing import NamedTuple
 
 import numpy as np
@@ -301,6 +302,87 @@ def readout(estimator, library, indices, labels, pool, n_items):
             filled[gaps[rows]] = predicted[gaps[rows]]
             transduction[indices[rows]] = filled
     return transduction
+
+
+def fit_round(estimator, setup, state, library, previous, *, n_jobs, before=None):
+    """The model of a round and what it gives: refit, score, readout.
+
+    ``previous`` is the last round's :class:`Fitted` (for warm starts). With
+    ``before``, the model is fit on the labels of the rounds before that one
+    only (the model a stopping rule has held since). Returns the
+    :class:`Fitted` and the fit and score times.
+    """
+    t0 = time.perf_counter()
+    train = state.observed_indices
+    labels = state.observed_labels
+    if before is not None:
+        earlier = state.acquired_iter[train] < before
+        train, labels = train[earlier], labels[earlier]
+    model, single_class = refit(
+        estimator,
+        previous,
+        _safe_indexing(library, train),
+        labels,
+        seed=setup.seed,
+        is_classifier=setup.is_classifier,
+    )
+    t1 = time.perf_counter()
+    pool = score_pool(
+        model,
+        library,
+        np.flatnonzero(~state.observed_mask),
+        labels.shape[1:],
+        labels.dtype,
+        acquisition=setup.acquisition,
+        use_proba=setup.is_classifier and hasattr(model, "predict_proba"),
+        single_class=single_class,
+        aggregate=setup.aggregate,
+        n_jobs=n_jobs,
+    )
+    t2 = time.perf_counter()
+    transduction = readout(
+        model,
+        library,
+        state.observed_indices,
+        state.observed_labels,
+        pool,
+        setup.n_items,
+    )
+    fitted = Fitted(model, transduction, pool, single_class)
+    return fitted, {"fit_time": t1 - t0, "score_time": t2 - t1}
+
+
+def hold_round(estimator, setup, state, library, held, pool):
+    """Keep the model a stopping rule holds: its predictions stay the readout.
+
+    No refit: the told items leave the cached predictions ``pool``, which
+    keep ranking the next batch. Once the screen stops, the model is refit
+    on every label (``estimator_``, for new items), while the readout keeps
+    the held predictions, which the rule certified.
+    """
+    pool = pool.without(state.observed_indices)
+    model, single_class, fit_time = held.estimator, held.single_class, 0.0
+    if state.stop:
+        t0 = time.perf_counter()
+        model, single_class = refit(
+            estimator,
+            None,
+            _safe_indexing(library, state.observed_indices),
+            state.observed_labels,
+            seed=setup.seed,
+            is_classifier=setup.is_classifier,
+        )
+        fit_time = time.perf_counter() - t0
+    transduction = readout(
+        held.estimator,
+        library,
+        state.observed_indices,
+        state.observed_labels,
+        pool,
+        setup.n_items,
+    )
+    fitted = Fitted(model, transduction, pool, single_class)
+    return fitted, {"fit_time": fit_time, "score_time": 0.0}
 
 
 def _items_of(chosen, inference, members):

@@ -7,7 +7,6 @@ state and a new model and keeps them only once both succeeded, so a failed
 step leaves the screen exactly as it was.
 """
 
-import time
 import warnings
 from numbers import Integral, Real
 
@@ -32,14 +31,7 @@ from ._persist import (
     matches_fingerprint,
     save_campaign,
 )
-from ._pool import (
-    Fitted,
-    choose_batch,
-    prereveal_scores,
-    readout,
-    refit,
-    score_pool,
-)
+from ._pool import choose_batch, fit_round, hold_round, prereveal_scores
 from ._state import CampaignState, history_keys, resolve_setup
 from ._truth import readout_scores
 from .stopping._monitor import make_rule
@@ -49,7 +41,6 @@ from .utils._compat import (
     StrOptions,
     _fit_context,
     _num_samples,
-    _safe_indexing,
 )
 from .utils._display import print_round, progress_bar
 
@@ -960,84 +951,22 @@ class HybridScreenCV(DelegateToEstimatorMixin, MetaEstimatorMixin, BaseEstimator
         return self
 
     def _fit_round(self, state, before=None):
-        """Refit on the measured labels and score the inference set.
-
-        With ``before``, the model is fit on the labels of the rounds before
-        that one only (the model a stopping rule held since).
-        """
-        setup = self._setup
-        t0 = time.perf_counter()
-        train = state.observed_indices
-        labels = state.observed_labels
-        if before is not None:
-            earlier = state.acquired_iter[train] < before
-            train, labels = train[earlier], labels[earlier]
-        X_obs = _safe_indexing(self._library, train)
-        estimator, single_class = refit(
+        """Refit on the measured labels and score the inference set."""
+        return fit_round(
             self.estimator,
+            self._setup,
+            state,
+            self._library,
             self._fitted,
-            X_obs,
-            labels,
-            seed=setup.seed,
-            is_classifier=setup.is_classifier,
-        )
-        t1 = time.perf_counter()
-        pool = score_pool(
-            estimator,
-            self._library,
-            np.flatnonzero(~state.observed_mask),
-            labels.shape[1:],
-            labels.dtype,
-            acquisition=setup.acquisition,
-            use_proba=setup.is_classifier and hasattr(estimator, "predict_proba"),
-            single_class=single_class,
-            aggregate=setup.aggregate,
             n_jobs=self.n_jobs,
+            before=before,
         )
-        t2 = time.perf_counter()
-        transduction = readout(
-            estimator,
-            self._library,
-            state.observed_indices,
-            state.observed_labels,
-            pool,
-            setup.n_items,
-        )
-        fitted = Fitted(estimator, transduction, pool, single_class)
-        return fitted, {"fit_time": t1 - t0, "score_time": t2 - t1}
 
     def _hold_round(self, state, pool):
-        """Keep the model the stopping rule holds: its predictions stay the readout.
-
-        No refit: the told items leave the cached predictions, which keep
-        ranking the next batch. Once the screen stops, ``estimator_`` is
-        refit on every label (for new items), while the readout keeps the
-        held predictions, which the rule certified.
-        """
-        held = self._fitted
-        pool = pool.without(state.observed_indices)
-        estimator, single_class, fit_time = held.estimator, held.single_class, 0.0
-        if state.stop:
-            t0 = time.perf_counter()
-            estimator, single_class = refit(
-                self.estimator,
-                None,
-                _safe_indexing(self._library, state.observed_indices),
-                state.observed_labels,
-                seed=self._setup.seed,
-                is_classifier=self._setup.is_classifier,
-            )
-            fit_time = time.perf_counter() - t0
-        transduction = readout(
-            held.estimator,
-            self._library,
-            state.observed_indices,
-            state.observed_labels,
-            pool,
-            self._setup.n_items,
+        """Keep the model the stopping rule holds (see ``_pool.hold_round``)."""
+        return hold_round(
+            self.estimator, self._setup, state, self._library, self._fitted, pool
         )
-        fitted = Fitted(estimator, transduction, pool, single_class)
-        return fitted, {"fit_time": fit_time, "score_time": 0.0}
 
     def _ensure_fitted(self):
         """Rebuild the model of a campaign just loaded (or unpickled)."""
