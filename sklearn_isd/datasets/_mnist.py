@@ -9,6 +9,8 @@ import numpy as np
 from sklearn.datasets import fetch_openml, get_data_home, load_digits
 from sklearn.utils import Bunch
 
+from ._frames import import_pandas
+
 __all__ = ["load_mnist"]
 
 MNIST_OPENML_NAME = "mnist_784"
@@ -109,12 +111,7 @@ def _how_to_get_mnist(cache_path):
 def _bunch(data, target, *, image_shape, source, feature_names, descr, as_frame):
     frame = None
     if as_frame:
-        try:
-            import pandas as pd
-        except ImportError as exc:
-            raise ImportError(
-                "as_frame=True needs pandas: `pip install sklearn-isd[data]`."
-            ) from exc
+        pd = import_pandas("as_frame=True")
         frame = pd.DataFrame(data, columns=feature_names)
         frame["target"] = target
         data = frame[feature_names]
