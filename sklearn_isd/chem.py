@@ -97,11 +97,16 @@ def _invalid_smiles_error(rows, values):
     )
 
 
-def _parse_smiles(smiles, Chem):
-    """Parse SMILES into molecules; invalid entries give ``None``."""
-    mols = []
-    for value in smiles:
-        mols.append(None if _is_blank(value) else Chem.MolFromSmiles(value))
+def _parse_valid_smiles(smiles, Chem, rdBase):
+    """Parse SMILES into molecules, RDKit's logs silenced; raise on any invalid."""
+    block = rdBase.BlockLogs()
+    try:
+        mols = [None if _is_blank(s) else Chem.MolFromSmiles(s) for s in smiles]
+    finally:
+        del block
+    invalid = [i for i, mol in enumerate(mols) if mol is None]
+    if invalid:
+        raise _invalid_smiles_error(invalid, [smiles[i] for i in invalid])
     return mols
 
 
@@ -477,14 +482,7 @@ def atom_counts(smiles, elements=None):
     """
     Chem, rdBase, _ = _import_rdkit()
     smiles = _as_smiles_array(smiles)
-    block = rdBase.BlockLogs()
-    try:
-        mols = _parse_smiles(smiles, Chem)
-    finally:
-        del block
-    invalid = [i for i, mol in enumerate(mols) if mol is None]
-    if invalid:
-        raise _invalid_smiles_error(invalid, [smiles[i] for i in invalid])
+    mols = _parse_valid_smiles(smiles, Chem, rdBase)
 
     per_molecule = []
     atomic_numbers = {}
@@ -695,14 +693,7 @@ def scaffold_annotations(smiles, measured, *, radius=2, n_bits=2048):
             f"measured has shape {measured.shape}; one entry per compound "
             f"({smiles.shape[0]}) is needed."
         )
-    block = rdBase.BlockLogs()
-    try:
-        mols = _parse_smiles(smiles, Chem)
-    finally:
-        del block
-    invalid = [i for i, mol in enumerate(mols) if mol is None]
-    if invalid:
-        raise _invalid_smiles_error(invalid, [smiles[i] for i in invalid])
+    mols = _parse_valid_smiles(smiles, Chem, rdBase)
     generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
     scaffolds = [_generic_scaffold(mol, Chem, MurckoScaffold) for mol in mols]
     fps = [generator.GetFingerprint(mol) for mol in mols]
