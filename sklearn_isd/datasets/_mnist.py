@@ -1,7 +1,5 @@
 """MNIST through OpenML, with a cache and an offline fallback to digits."""
 
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -9,6 +7,7 @@ import numpy as np
 from sklearn.datasets import fetch_openml, get_data_home, load_digits
 from sklearn.utils import Bunch
 
+from ..utils._files import atomic_write
 from ._frames import import_pandas
 
 __all__ = ["load_mnist"]
@@ -60,17 +59,13 @@ def _read_cache(path):
 def _write_cache(path, data, target):
     """Write pixels and labels as a compressed .npz, atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".mnist_", suffix=".npz")
-    os.close(fd)
-    try:
-        with open(tmp_name, "wb") as f:
-            np.savez_compressed(
-                f, data=data.astype(np.uint8), target=target.astype(np.uint8)
-            )
-        os.replace(tmp_name, path)
-    finally:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
+    atomic_write(
+        path,
+        lambda handle: np.savez_compressed(
+            handle, data=data.astype(np.uint8), target=target.astype(np.uint8)
+        ),
+        binary=True,
+    )
 
 
 def _fetch(data_home, cache_path):

@@ -3,8 +3,6 @@
 import csv
 import gzip
 import io
-import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 from urllib.request import urlopen
@@ -13,6 +11,7 @@ import numpy as np
 from sklearn.datasets import get_data_home
 from sklearn.utils import Bunch
 
+from ..utils._files import atomic_write
 from ._frames import import_pandas
 
 __all__ = ["QM9_GAP_MEDIAN", "load_qm9"]
@@ -144,21 +143,15 @@ def _download_qm9(cache_path):
     """Download QM9, keep smiles and gap, and write them atomically to cache."""
     cache_path = Path(cache_path)
     cache_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        dir=cache_path.parent, prefix=".qm9_", suffix=".csv.gz.part"
-    )
-    os.close(fd)
     try:
         with urlopen(QM9_URL, timeout=60) as response:
             text = io.TextIOWrapper(response, encoding="utf-8", newline="")
             smiles, gap, _ = _read_csv_columns(text, QM9_URL)
         if len(smiles) == 0:
             raise ValueError(f"{QM9_URL} returned no molecules.")
-        with gzip.open(tmp_name, "wt", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f, lineterminator="\n")
-            writer.writerow(["smiles", "gap"])
-            writer.writerows(zip(smiles, (repr(float(g)) for g in gap)))
-        os.replace(tmp_name, cache_path)
+        atomic_write(
+            cache_path, lambda handle: _write_gaps(handle, smiles, gap), binary=True
+        )
     except OSError as exc:  # URLError, HTTPError, timeouts, disk errors
         raise OSError(
             f"Could not download QM9 from {QM9_URL} ({exc}). Without internet "
@@ -168,10 +161,15 @@ def _download_qm9(cache_path):
             f"{cache_path} (gzip-compressed). subset='embedded' (10,000 "
             "molecules) works offline."
         ) from exc
-    finally:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
     return smiles, gap
+
+
+def _write_gaps(handle, smiles, gap):
+    """Write smiles and gap as a gzip-compressed CSV to a binary ``handle``."""
+    with gzip.open(handle, "wt", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["smiles", "gap"])
+        writer.writerows(zip(smiles, (repr(float(g)) for g in gap)))
 
 
 def load_qm9(
