@@ -567,13 +567,7 @@ def fit_atomic_reference(
     >>> residual.shape
     (5,)
     """
-    smiles = _as_smiles_array(smiles)
-    energies = np.asarray(energies, dtype=np.float64)
-    if energies.ndim != 1 or len(energies) != len(smiles):
-        raise ValueError(
-            f"energies must be 1-d with one value per SMILES ({len(smiles)}), "
-            f"got shape {energies.shape}."
-        )
+    smiles, energies = _smiles_and_energies(smiles, energies)
     n_samples = len(smiles)
     if sample_size is None:
         indices = np.arange(n_samples)
@@ -591,6 +585,18 @@ def fit_atomic_reference(
     if return_indices:
         return atomic_energies, indices
     return atomic_energies
+
+
+def _smiles_and_energies(smiles, energies):
+    """SMILES as an array and energies as floats, one energy per SMILES."""
+    smiles = _as_smiles_array(smiles)
+    energies = np.asarray(energies, dtype=np.float64)
+    if energies.ndim != 1 or len(energies) != len(smiles):
+        raise ValueError(
+            f"energies must be 1-d with one value per SMILES ({len(smiles)}), "
+            f"got shape {energies.shape}."
+        )
+    return smiles, energies
 
 
 def reference_correct(smiles, energies, atomic_energies):
@@ -619,13 +625,7 @@ def reference_correct(smiles, energies, atomic_energies):
     >>> reference_correct(["O"], [-76.5], {"H": -0.5, "O": -75.0})
     array([-0.5])
     """
-    smiles = _as_smiles_array(smiles)
-    energies = np.asarray(energies, dtype=np.float64)
-    if energies.ndim != 1 or len(energies) != len(smiles):
-        raise ValueError(
-            f"energies must be 1-d with one value per SMILES ({len(smiles)}), "
-            f"got shape {energies.shape}."
-        )
+    smiles, energies = _smiles_and_energies(smiles, energies)
     elements = list(atomic_energies)
     counts, elements = atom_counts(smiles, elements=elements)
     reference = np.array([atomic_energies[e] for e in elements], dtype=np.float64)
