@@ -464,6 +464,13 @@ def test_masked_regressor_fits_each_output_on_its_rows():
     [
         ({"target": [0.9, 0.9]}, None, "target holds 2 values"),
         ({"target": [0.9, 1.2, 0.9]}, None, r"Every target must be in \(0, 1\)"),
+        (
+            {"target": [[0.9, 0.9, 0.9]]},
+            None,
+            r"^target must be a float, or a 1-d array of one target per output "
+            r"of a matrix screen; got shape \(1, 3\)\.$",
+        ),
+        ({"target": []}, None, r"^target must be a float, .*; got shape \(0,\)\.$"),
         ({"target": [0.9] * 3, "stopping": Budget(0.5)}, None, "target and delta"),
         ({}, "empty_row", "rows without any label"),
         ({}, "strings", "must be numbers"),
