@@ -253,6 +253,24 @@ def test_stopping_object_is_cloned_and_used_with_its_parameters(blobs):
     assert screen.history_["system_lower_bound"][-1] < 0.99
 
 
+def test_the_stopping_rule_is_in_place_from_the_first_ask(blobs):
+    """stopping_ names the rule in use as soon as the campaign starts,
+    before any label is told (and so does a campaign loaded at that point)."""
+    X, _ = blobs
+    screen = HybridScreenCV(
+        LogisticRegression(), batch_size=20, target=0.9, delta=0.1, random_state=0
+    )
+    screen.ask(X)
+    rule = screen.stopping_
+    assert isinstance(rule, KLBound)
+    assert (rule.target, rule.delta) == (0.9, 0.1)
+    audit = AuditBound(target=0.8, audit_fraction=0.2)
+    screen = HybridScreenCV(LogisticRegression(), batch_size=20, stopping=audit)
+    screen.ask(X)
+    assert isinstance(screen.stopping_, AuditBound)
+    assert screen.stopping_.get_params() == audit.get_params()
+
+
 # ----------------------------------------------------------------------------
 # Inputs
 # ----------------------------------------------------------------------------
