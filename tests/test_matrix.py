@@ -464,6 +464,8 @@ def test_masked_regressor_fits_each_output_on_its_rows():
     [
         ({"target": [0.9, 0.9]}, None, "target holds 2 values"),
         ({"target": [0.9, 1.2, 0.9]}, None, r"Every target must be in \(0, 1\)"),
+        ({"target": [0.9, 1.0, 0.9]}, None, r"Every target must be in \(0, 1\)"),
+        ({"target": [0.0, 0.9, 0.9]}, None, r"Every target must be in \(0, 1\)"),
         (
             {"target": [[0.9, 0.9, 0.9]]},
             None,
