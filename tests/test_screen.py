@@ -428,6 +428,42 @@ def test_impossible_parameters_say_what_is_allowed(blobs, params, match):
         _screen(**params).fit(*blobs)
 
 
+@pytest.mark.parametrize(
+    ("params", "groups", "message"),
+    [
+        (
+            {"batch_size": 601},
+            None,
+            "batch_size=601 is larger than the library (600 items); pass an int in "
+            "[1, 600] or a fraction in (0, 1].",
+        ),
+        (
+            {"initial_batch_size": 201},
+            np.arange(600) // 3,
+            "initial_batch_size=201 is larger than the library (200 groups); pass "
+            "an int in [1, 200] or a fraction in (0, 1].",
+        ),
+        (
+            {"tolerance": 0.5},
+            None,
+            "tolerance applies to regressors only: a classifier's prediction is "
+            "correct when it equals the label. Leave tolerance=None.",
+        ),
+    ],
+)
+def test_parameter_errors_in_full(blobs, params, groups, message):
+    with pytest.raises(ValueError) as excinfo:
+        _screen(**params).fit(*blobs, groups=groups)
+    assert str(excinfo.value) == message
+
+
+def test_a_fractional_batch_size_is_rounded_up_to_at_least_one_item(blobs):
+    X, _ = blobs
+    assert _screen(batch_size=1e-6).ask(X).size == 1
+    assert _screen(batch_size=0.0101).ask(X).size == 7  # 6.06 items
+    assert _screen(batch_size=0.01).ask(X).size == 6  # exactly 6: no rounding up
+
+
 def test_least_confidence_needs_predict_proba(blobs):
     with pytest.raises(ValueError, match="needs predict_proba"):
         HybridScreenCV(SVC(), acquisition="least_confidence").fit(*blobs)
