@@ -464,6 +464,15 @@ def test_a_fractional_batch_size_is_rounded_up_to_at_least_one_item(blobs):
     assert _screen(batch_size=0.01).ask(X).size == 6  # exactly 6: no rounding up
 
 
+def test_a_tiny_max_fraction_still_measures_one_item(blobs):
+    X, y = blobs
+    with pytest.warns(UserWarning, match="single class"):
+        screen = _screen(max_fraction=1e-6, batch_size=5, stopping=None).fit(X, y)
+    assert screen.observed_mask_.sum() == 1
+    assert screen.n_iter_ == 1
+    assert screen.termination_condition_ == "max_fraction"
+
+
 def test_least_confidence_needs_predict_proba(blobs):
     with pytest.raises(ValueError, match="needs predict_proba"):
         HybridScreenCV(SVC(), acquisition="least_confidence").fit(*blobs)
