@@ -376,6 +376,16 @@ def test_per_output_audit_bounds_read_the_audit_cells_of_their_output():
         assert own.n_rounds_ == screen.n_iter_ - 1
 
 
+def test_a_two_output_screen_records_cells_and_per_output_bounds():
+    X, Y = _panel(n=300, n_outputs=2)
+    screen = HybridScreenCV(_model(), batch_size=30, target=[0.9, 0.9])
+    batch = screen.ask(X)
+    screen.tell(batch, Y[batch])
+    history = screen.history_
+    assert history["n_observed_cells"].tolist() == [60]
+    assert {"system_lower_bound_0", "system_lower_bound_1"} <= set(history)
+
+
 def test_matrix_campaign_save_load_continues_identically(tmp_path):
     X, Y = _panel(n=1200, n_outputs=3)
     groups = np.arange(len(Y)) // 2
