@@ -384,6 +384,13 @@ def test_a_two_output_screen_records_cells_and_per_output_bounds():
     history = screen.history_
     assert history["n_observed_cells"].tolist() == [60]
     assert {"system_lower_bound_0", "system_lower_bound_1"} <= set(history)
+    for key in ("n_observed", "n_batch", "n_observed_cells"):
+        assert history[key].dtype.kind == "i", key  # counts stay integers
+    one_target = HybridScreenCV(_model(), batch_size=30, target=0.9)
+    batch = one_target.ask(X)
+    one_target.tell(batch, Y[batch])
+    assert "n_observed_cells" in one_target.history_
+    assert not any(key.startswith("system_lower_bound_") for key in one_target.history_)
 
 
 def test_matrix_campaign_save_load_continues_identically(tmp_path):
