@@ -97,11 +97,16 @@ def _invalid_smiles_error(rows, values):
     )
 
 
-def _parse_smiles(smiles, Chem):
-    """Parse SMILES into molecules; invalid entries give ``None``."""
-    mols = []
-    for value in smiles:
-        mols.append(None if _is_blank(value) else Chem.MolFromSmiles(value))
+def _parse_valid_smiles(smiles, Chem, rdBase):
+    """Parse SMILES into molecules, RDKit's logs silenced; raise on any invalid."""
+    block = rdBase.BlockLogs()
+    try:
+        mols = [None if _is_blank(s) else Chem.MolFromSmiles(s) for s in smiles]
+    finally:
+        del block
+    invalid = [i for i, mol in enumerate(mols) if mol is None]
+    if invalid:
+        raise _invalid_smiles_error(invalid, [smiles[i] for i in invalid])
     return mols
 
 
@@ -508,14 +513,7 @@ def atom_counts(smiles, elements=None):
     """
     Chem, rdBase, _ = _import_rdkit()
     smiles = _as_smiles_array(smiles)
-    block = rdBase.BlockLogs()
-    try:
-        mols = _parse_smiles(smiles, Chem)
-    finally:
-        del block
-    invalid = [i for i, mol in enumerate(mols) if mol is None]
-    if invalid:
-        raise _invalid_smiles_error(invalid, [smiles[i] for i in invalid])
+    mols = _parse_valid_smiles(smiles, Chem, rdBase)
 
     per_molecule = []
     atomic_numbers = {}
@@ -600,13 +598,7 @@ def fit_atomic_reference(
     >>> residual.shape
     (5,)
     """
-    smiles = _as_smiles_array(smiles)
-    energies = np.asarray(energies, dtype=np.float64)
-    if energies.ndim != 1 or len(energies) != len(smiles):
-        raise ValueError(
-            f"energies must be 1-d with one value per SMILES ({len(smiles)}), "
-            f"got shape {energies.shape}."
-        )
+    smiles, energies = _smiles_and_energies(smiles, energies)
     n_samples = len(smiles)
     if sample_size is None:
         indices = np.arange(n_samples)
@@ -624,6 +616,18 @@ def fit_atomic_reference(
     if return_indices:
         return atomic_energies, indices
     return atomic_energies
+
+
+def _smiles_and_energies(smiles, energies):
+    """SMILES as an array and energies as floats, one energy per SMILES."""
+    smiles = _as_smiles_array(smiles)
+    energies = np.asarray(energies, dtype=np.float64)
+    if energies.ndim != 1 or len(energies) != len(smiles):
+        raise ValueError(
+            f"energies must be 1-d with one value per SMILES ({len(smiles)}), "
+            f"got shape {energies.shape}."
+        )
+    return smiles, energies
 
 
 def reference_correct(smiles, energies, atomic_energies):
@@ -652,13 +656,7 @@ def reference_correct(smiles, energies, atomic_energies):
     >>> reference_correct(["O"], [-76.5], {"H": -0.5, "O": -75.0})
     array([-0.5])
     """
-    smiles = _as_smiles_array(smiles)
-    energies = np.asarray(energies, dtype=np.float64)
-    if energies.ndim != 1 or len(energies) != len(smiles):
-        raise ValueError(
-            f"energies must be 1-d with one value per SMILES ({len(smiles)}), "
-            f"got shape {energies.shape}."
-        )
+    smiles, energies = _smiles_and_energies(smiles, energies)
     elements = list(atomic_energies)
     counts, elements = atom_counts(smiles, elements=elements)
     reference = np.array([atomic_energies[e] for e in elements], dtype=np.float64)
@@ -726,14 +724,7 @@ def scaffold_annotations(smiles, measured, *, radius=2, n_bits=2048):
             f"measured has shape {measured.shape}; one entry per compound "
             f"({smiles.shape[0]}) is needed."
         )
-    block = rdBase.BlockLogs()
-    try:
-        mols = _parse_smiles(smiles, Chem)
-    finally:
-        del block
-    invalid = [i for i, mol in enumerate(mols) if mol is None]
-    if invalid:
-        raise _invalid_smiles_error(invalid, [smiles[i] for i in invalid])
+    mols = _parse_valid_smiles(smiles, Chem, rdBase)
     generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
     scaffolds = [_generic_scaffold(mol, Chem, MurckoScaffold) for mol in mols]
     fps = [generator.GetFingerprint(mol) for mol in mols]

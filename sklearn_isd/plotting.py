@@ -373,7 +373,6 @@ class ScreenDisplay:
         """
         check_matplotlib_support(f"{type(self).__name__}.plot")
         import matplotlib.pyplot as plt
-        from matplotlib.ticker import PercentFormatter
 
         history = self._validated_history()
         keys = self._resolve_metrics(history, metrics)
@@ -386,6 +385,20 @@ class ScreenDisplay:
 
         x = _as_float(history[X_KEY])
         prefix = "" if self.label is None else f"{self.label}: "
+        color = self._plot_curves(ax, x, history, keys, prefix, kwargs)
+        marker_color = color if color is not None else "0.3"
+        self.target_line_ = None
+        if show_target and self.target is not None:
+            self.target_line_ = self._plot_target(ax)
+        self.stop_line_ = None
+        self.true_reached_line_ = None
+        if show_stop:
+            self._plot_stops(ax, x, history, prefix, marker_color)
+        _format_axes(ax)
+        return self
+
+    def _plot_curves(self, ax, x, history, keys, prefix, kwargs):
+        """One curve per metric in ``lines_``; returns the color of this screen."""
         color = kwargs.get("color")
         self.lines_ = {}
         for key in keys:
@@ -399,58 +412,59 @@ class ScreenDisplay:
             # other curves of this screen (and its markers) keep it.
             color = line.get_color() if color is None else color
             self.lines_[key] = line
+        return color
 
-        marker_color = color if color is not None else "0.3"
-        self.target_line_ = None
-        if show_target and self.target is not None:
-            target_label = f"target = {self.target:g}"
-            existing = {artist.get_label() for artist in ax.get_lines()}
-            self.target_line_ = ax.axhline(
-                self.target,
-                color="0.2",
-                linestyle="--",
+    def _plot_target(self, ax):
+        """The horizontal line at ``target``, labelled once per axes."""
+        target_label = f"target = {self.target:g}"
+        existing = {artist.get_label() for artist in ax.get_lines()}
+        return ax.axhline(
+            self.target,
+            color="0.2",
+            linestyle="--",
+            linewidth=1,
+            label=target_label if target_label not in existing else "_target",
+        )
+
+    def _plot_stops(self, ax, x, history, prefix, color):
+        """Vertical lines at the stop and where the true score reached target."""
+        if self.termination_condition == "target_reached":
+            self.stop_line_ = ax.axvline(
+                x[-1],
+                color=color,
+                linestyle="-",
                 linewidth=1,
-                label=target_label if target_label not in existing else "_target",
+                alpha=0.7,
+                label=f"{prefix}stop (bound reached target)",
             )
-
-        self.stop_line_ = None
-        self.true_reached_line_ = None
-        if show_stop:
-            if self.termination_condition == "target_reached":
-                self.stop_line_ = ax.axvline(
-                    x[-1],
-                    color=marker_color,
-                    linestyle="-",
-                    linewidth=1,
-                    alpha=0.7,
-                    label=f"{prefix}stop (bound reached target)",
+        if self.target is not None and "system_score" in history:
+            reached = np.flatnonzero(_as_float(history["system_score"]) >= self.target)
+            if reached.size:
+                self.true_reached_line_ = ax.axvline(
+                    x[reached[0]],
+                    color=color,
+                    linestyle=":",
+                    linewidth=1.5,
+                    label=f"{prefix}true system score reached target",
                 )
-            if self.target is not None and "system_score" in history:
-                reached = np.flatnonzero(
-                    _as_float(history["system_score"]) >= self.target
-                )
-                if reached.size:
-                    self.true_reached_line_ = ax.axvline(
-                        x[reached[0]],
-                        color=marker_color,
-                        linestyle=":",
-                        linewidth=1.5,
-                        label=f"{prefix}true system score reached target",
-                    )
 
-        ax.xaxis.set_major_formatter(PercentFormatter(xmax=1.0))
-        ax.set(xlabel="labels spent (% of the library)", ylabel="score")
-        ax.set_xlim(left=0.0, auto=True)  # the x axis starts at no label spent
-        if ax.get_legend_handles_labels()[0]:
-            # Outside the axes: with a few screens overlaid, the legend would
-            # hide the curves.
-            ax.legend(
-                loc="upper left",
-                bbox_to_anchor=(1.02, 1.0),
-                borderaxespad=0.0,
-                fontsize="small",
-            )
-        return self
+
+def _format_axes(ax):
+    """Axis labels, the x axis in percent from 0, the legend beside the axes."""
+    from matplotlib.ticker import PercentFormatter
+
+    ax.xaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    ax.set(xlabel="labels spent (% of the library)", ylabel="score")
+    ax.set_xlim(left=0.0, auto=True)  # the x axis starts at no label spent
+    if ax.get_legend_handles_labels()[0]:
+        # Outside the axes: with a few screens overlaid, the legend would
+        # hide the curves.
+        ax.legend(
+            loc="upper left",
+            bbox_to_anchor=(1.02, 1.0),
+            borderaxespad=0.0,
+            fontsize="small",
+        )
 
 
 def _as_float(values):

@@ -13,7 +13,14 @@ from sklearn_isd.multioutput import (
     MaskedMultiOutputClassifier,
     MaskedMultiOutputRegressor,
 )
-from sklearn_isd.stopping import AuditBound, Budget, kl_lower_bound, round_evidence
+from sklearn_isd.stopping import (
+    AnytimeKLBound,
+    AuditBound,
+    Budget,
+    StoppingCriterion,
+    kl_lower_bound,
+    round_evidence,
+)
 
 
 def _panel(n=3000, n_outputs=4, seed=0):
@@ -256,6 +263,136 @@ def test_mean_aggregate_ranks_groups_of_unequal_sizes_by_their_mean():
     assert batch.size == 5
 
 
+@pytest.mark.parametrize(
+    "aggregate, reduce",
+    [("mean", np.mean), ("max", np.max), (np.median, np.median)],
+)
+def test_groups_are_ranked_by_the_aggregate_of_their_items(aggregate, reduce):
+    """Groups of 1 to 5 items scattered over the library: the batch is the
+    groups whose item scores reduce to the highest values, highest first,
+    each group's items together (a callable aggregate included)."""
+    rng = np.random.default_rng(1)
+    groups = rng.permutation(np.repeat(np.arange(60), rng.integers(1, 6, size=60)))
+    n = groups.size
+    X = np.column_stack([np.arange(n), rng.normal(size=(n, 3))])
+    y = (X[:, 1] + 0.3 * rng.normal(size=n) > 0).astype(int)
+    table = rng.random(n)
+    screen = HybridScreenCV(
+        LogisticRegression(),
+        acquisition=lambda est, Xc: table[Xc[:, 0].astype(int)],
+        aggregate=aggregate,
+        batch_size=8,
+        initial_batch_size=10,
+        stopping=None,
+        random_state=0,
+    )
+    first = screen.ask(X, groups=groups)
+    screen.tell(first, y[first])
+    batch = screen.ask()
+    open_groups = np.unique(groups[~screen.observed_mask_])
+    reduced = np.array([reduce(table[groups == g]) for g in open_groups])
+    expected = open_groups[np.argsort(-reduced)[:8]]
+    in_batch = groups[batch]
+    firsts = np.sort(np.unique(in_batch, return_index=True)[1])
+    assert np.array_equal(in_batch[firsts], expected)  # highest first
+    assert np.count_nonzero(np.diff(in_batch)) == expected.size - 1  # together
+    assert batch.size == np.isin(groups, expected).sum()
+
+
+def test_each_output_runs_the_rule_given_with_its_target_and_a_share_of_delta():
+    X, Y = _panel(n=600, n_outputs=3)
+    screen = HybridScreenCV(
+        _model(),
+        batch_size=30,
+        target=[0.9, 0.8, 0.7],
+        stopping=AnytimeKLBound(target=0.5, delta=0.09, window=2),
+        random_state=0,
+    )
+    batch = screen.ask(X)
+    screen.tell(batch, Y[batch])
+    criteria = screen.stopping_.criteria_
+    assert [type(c) for c in criteria] == [AnytimeKLBound] * 3
+    assert [c.target for c in criteria] == [0.9, 0.8, 0.7]
+    assert [c.delta for c in criteria] == pytest.approx([0.03] * 3)
+    assert [c.window for c in criteria] == [2] * 3
+
+
+class _TargetOnly(StoppingCriterion):
+    """A rule with a target but no delta: it cannot share delta over outputs."""
+
+    def __init__(self, target=0.9):
+        self.target = target
+
+    def update(self, *, batch_correct, n_observed, n_library, audit_correct=None):
+        self.batch_lower_bound_ = self.system_lower_bound_ = np.nan
+        return False
+
+
+def test_a_target_per_output_needs_a_rule_with_target_and_delta():
+    X, Y = _panel(n=300, n_outputs=2)
+    screen = HybridScreenCV(
+        _model(), batch_size=30, target=[0.9, 0.8], stopping=_TargetOnly()
+    )
+    batch = screen.ask(X)
+    with pytest.raises(
+        ValueError,
+        match=r"^A target per output needs a stopping rule with target and delta "
+        r"parameters; _TargetOnly has none\. Pass a float target, or "
+        r"stopping='kl'\.$",
+    ):
+        screen.tell(batch, Y[batch])
+
+
+def test_per_output_audit_bounds_read_the_audit_cells_of_their_output():
+    """Each output's AuditBound sees the pre-reveal correctness of its own
+    column on the audit items only (recomputed here from public attributes)."""
+    X, Y = _panel(n=1200, n_outputs=3)
+    params = dict(audit_fraction=0.25, delta=0.06, window=2)
+    screen = HybridScreenCV(
+        _model(),
+        batch_size=40,
+        target=[0.95, 0.95, 0.95],
+        stopping=AuditBound(target=0.9, **params),
+        random_state=0,
+    )
+    batch = screen.ask(X)
+    for _ in range(4):
+        screen.tell(batch, Y[batch])
+        batch = screen.ask()
+    history, acquired = screen.history_, screen.acquired_iter_
+    for j, name in enumerate(screen.output_names_):
+        own = AuditBound(target=0.95, **{**params, "delta": 0.02}).reset()
+        for t in range(screen.n_iter_):
+            told = acquired == t
+            audit = screen.prereveal_correct_[told & screen.audit_mask_, j]
+            own.update(
+                batch_correct=None,
+                audit_correct=None if t == 0 else audit == 1,
+                n_observed=int(np.sum((acquired >= 0) & (acquired <= t))),
+                n_library=len(Y),
+            )
+            bound = history[f"system_lower_bound_{name}"][t]
+            assert bound == pytest.approx(own.system_lower_bound_, nan_ok=True)
+        assert own.n_rounds_ == screen.n_iter_ - 1
+
+
+def test_a_two_output_screen_records_cells_and_per_output_bounds():
+    X, Y = _panel(n=300, n_outputs=2)
+    screen = HybridScreenCV(_model(), batch_size=30, target=[0.9, 0.9])
+    batch = screen.ask(X)
+    screen.tell(batch, Y[batch])
+    history = screen.history_
+    assert history["n_observed_cells"].tolist() == [60]
+    assert {"system_lower_bound_0", "system_lower_bound_1"} <= set(history)
+    for key in ("n_observed", "n_batch", "n_observed_cells"):
+        assert history[key].dtype.kind == "i", key  # counts stay integers
+    one_target = HybridScreenCV(_model(), batch_size=30, target=0.9)
+    batch = one_target.ask(X)
+    one_target.tell(batch, Y[batch])
+    assert "n_observed_cells" in one_target.history_
+    assert not any(key.startswith("system_lower_bound_") for key in one_target.history_)
+
+
 def test_matrix_campaign_save_load_continues_identically(tmp_path):
     X, Y = _panel(n=1200, n_outputs=3)
     groups = np.arange(len(Y)) // 2
@@ -344,6 +481,15 @@ def test_masked_regressor_fits_each_output_on_its_rows():
     [
         ({"target": [0.9, 0.9]}, None, "target holds 2 values"),
         ({"target": [0.9, 1.2, 0.9]}, None, r"Every target must be in \(0, 1\)"),
+        ({"target": [0.9, 1.0, 0.9]}, None, r"Every target must be in \(0, 1\)"),
+        ({"target": [0.0, 0.9, 0.9]}, None, r"Every target must be in \(0, 1\)"),
+        (
+            {"target": [[0.9, 0.9, 0.9]]},
+            None,
+            r"^target must be a float, or a 1-d array of one target per output "
+            r"of a matrix screen; got shape \(1, 3\)\.$",
+        ),
+        ({"target": []}, None, r"^target must be a float, .*; got shape \(0,\)\.$"),
         ({"target": [0.9] * 3, "stopping": Budget(0.5)}, None, "target and delta"),
         ({}, "empty_row", "rows without any label"),
         ({}, "strings", "must be numbers"),

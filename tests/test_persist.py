@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -277,7 +278,10 @@ def test_resume_after_sigkill_mid_round(tmp_path):
     script = tmp_path / "campaign.py"
     script.write_text(CAMPAIGN_SCRIPT)
     path = tmp_path / "campaign.isd.npz"
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    # The child imports the sklearn_isd under test, not an installed one.
+    root = str(Path(__file__).resolve().parents[1])
+    pythonpath = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=pythonpath)
     child = subprocess.Popen(
         [sys.executable, str(script), str(path), "0.2"],
         stdout=subprocess.PIPE,

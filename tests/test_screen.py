@@ -253,6 +253,24 @@ def test_stopping_object_is_cloned_and_used_with_its_parameters(blobs):
     assert screen.history_["system_lower_bound"][-1] < 0.99
 
 
+def test_the_stopping_rule_is_in_place_from_the_first_ask(blobs):
+    """stopping_ names the rule in use as soon as the campaign starts,
+    before any label is told (and so does a campaign loaded at that point)."""
+    X, _ = blobs
+    screen = HybridScreenCV(
+        LogisticRegression(), batch_size=20, target=0.9, delta=0.1, random_state=0
+    )
+    screen.ask(X)
+    rule = screen.stopping_
+    assert isinstance(rule, KLBound)
+    assert (rule.target, rule.delta) == (0.9, 0.1)
+    audit = AuditBound(target=0.8, audit_fraction=0.2)
+    screen = HybridScreenCV(LogisticRegression(), batch_size=20, stopping=audit)
+    screen.ask(X)
+    assert isinstance(screen.stopping_, AuditBound)
+    assert screen.stopping_.get_params() == audit.get_params()
+
+
 # ----------------------------------------------------------------------------
 # Inputs
 # ----------------------------------------------------------------------------
@@ -408,6 +426,51 @@ def test_tolerance_on_a_classifier_is_rejected(blobs):
 def test_impossible_parameters_say_what_is_allowed(blobs, params, match):
     with pytest.raises(ValueError, match=match):
         _screen(**params).fit(*blobs)
+
+
+@pytest.mark.parametrize(
+    ("params", "groups", "message"),
+    [
+        (
+            {"batch_size": 601},
+            None,
+            "batch_size=601 is larger than the library (600 items); pass an int in "
+            "[1, 600] or a fraction in (0, 1].",
+        ),
+        (
+            {"initial_batch_size": 201},
+            np.arange(600) // 3,
+            "initial_batch_size=201 is larger than the library (200 groups); pass "
+            "an int in [1, 200] or a fraction in (0, 1].",
+        ),
+        (
+            {"tolerance": 0.5},
+            None,
+            "tolerance applies to regressors only: a classifier's prediction is "
+            "correct when it equals the label. Leave tolerance=None.",
+        ),
+    ],
+)
+def test_parameter_errors_in_full(blobs, params, groups, message):
+    with pytest.raises(ValueError) as excinfo:
+        _screen(**params).fit(*blobs, groups=groups)
+    assert str(excinfo.value) == message
+
+
+def test_a_fractional_batch_size_is_rounded_up_to_at_least_one_item(blobs):
+    X, _ = blobs
+    assert _screen(batch_size=1e-6).ask(X).size == 1
+    assert _screen(batch_size=0.0101).ask(X).size == 7  # 6.06 items
+    assert _screen(batch_size=0.01).ask(X).size == 6  # exactly 6: no rounding up
+
+
+def test_a_tiny_max_fraction_still_measures_one_item(blobs):
+    X, y = blobs
+    with pytest.warns(UserWarning, match="single class"):
+        screen = _screen(max_fraction=1e-6, batch_size=5, stopping=None).fit(X, y)
+    assert screen.observed_mask_.sum() == 1
+    assert screen.n_iter_ == 1
+    assert screen.termination_condition_ == "max_fraction"
 
 
 def test_least_confidence_needs_predict_proba(blobs):

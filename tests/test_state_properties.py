@@ -294,3 +294,43 @@ def test_a_campaign_saved_and_loaded_anywhere_ends_as_one_never_saved(
         _without_timings(_full_state(reloaded.screen, X)),
         _without_timings(_full_state(kept.screen, X)),
     )
+
+
+def test_replaying_the_rule_of_a_state_leaves_that_state_as_it_was():
+    """How a loaded campaign rebuilds its stopping rule (``restore`` calls
+    ``with_rule_replayed``) feeds a copy of the state's rule: the state it
+    is called on keeps a rule that has seen nothing, as a state never
+    changes in place. Private API: no public call exposes the old state."""
+    from sklearn_isd._pool import Prereveal, choose_batch
+    from sklearn_isd._state import CampaignState, resolve_setup
+
+    X, y = _library(0)
+    params = HybridScreenCV(
+        LogisticRegression(), batch_size=20, random_state=0
+    ).get_params(deep=False)
+    setup = resolve_setup(params, X.shape[0], None, None, None)
+    rng = np.random.default_rng(0)
+
+    def fresh_rule():
+        return AnytimeKLBound(target=0.99, window=3).reset()
+
+    state = CampaignState.new(setup, fresh_rule())
+    state = state.with_outputs(setup, None, None, fresh_rule())
+    for t in range(4):
+        batch, audit = choose_batch(setup, state, None)
+        correct = None if t == 0 else (rng.random(batch.size) < 0.8).astype(float)
+        state = state.propose(batch, audit)
+        prereveal = Prereveal(correct, None, np.nan)
+        state = state.commit(setup, batch, y[batch], prereveal)[0]
+    saved = state.replace(rule=fresh_rule())
+    replayed = saved.with_rule_replayed(setup)
+    assert replayed.rule.n_rounds_ == 3
+    assert replayed.rule.system_lower_bound_ == state.rule.system_lower_bound_
+    # The old state's rule saw nothing: fed one round, it bounds that round
+    # alone, as a new rule does.
+    evidence = dict(batch_correct=np.ones(20, bool), n_observed=100, n_library=240)
+    saved.rule.update(**evidence)
+    new = fresh_rule()
+    new.update(**evidence)
+    assert saved.rule.n_rounds_ == 1
+    assert saved.rule.batch_lower_bound_ == new.batch_lower_bound_

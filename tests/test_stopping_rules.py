@@ -15,6 +15,7 @@ from sklearn_isd.acquisition import least_confidence
 from sklearn_isd.stopping import (
     AnytimeKLBound,
     AuditBound,
+    Budget,
     KLBound,
     PooledKLBound,
     clopper_pearson_lower_bound,
@@ -254,3 +255,43 @@ def test_anytime_rules_do_not_stop_at_a_bound_equal_to_target(rule):
     assert stop is False and at_target.stop_ is False
     just_below, stop = replay(np.nextafter(bound, 0.0))
     assert stop is True and just_below.stop_ is True
+
+
+def test_rules_default_to_their_documented_parameters():
+    assert PooledKLBound().get_params() == {"target": 0.95, "delta": 0.05, "window": 5}
+    assert Budget().get_params() == {"max_fraction": 0.1}
+    budget = Budget().reset()
+    assert not budget.update(batch_correct=None, n_observed=99, n_library=1000)
+    assert budget.update(batch_correct=None, n_observed=100, n_library=1000)
+
+
+@pytest.mark.parametrize(
+    "batch_size, expected", [(1, 1), (4, 1), (15, 2), (100, 10), (101, 10)]
+)
+def test_audit_size_is_a_share_of_the_batch_and_at_least_one_item(batch_size, expected):
+    # round(0.4) = 0 would audit nothing: one item is audited all the same.
+    assert AuditBound(audit_fraction=0.1).audit_size(batch_size) == expected
+
+
+@pytest.mark.parametrize("method", ["kl", "clopper_pearson"])
+def test_audit_bound_method_chooses_the_binomial_bound(method):
+    rng = np.random.default_rng(1)
+    audits = [rng.random(12) < 0.8 for _ in range(3)]
+    rule = AuditBound(delta=0.05, window=2, method=method).reset()
+    for t, audit in enumerate(audits, start=1):
+        rule.update(
+            batch_correct=np.ones(40, bool),  # never read by an audit rule
+            audit_correct=audit,
+            n_observed=100 * t,
+            n_library=1000,
+        )
+    pooled = np.concatenate(audits[-2:])
+    delta_t = 0.05 / 12  # round 3 of the anytime schedule
+    if method == "kl":
+        expected = _independent_kl_bound(pooled.mean(), pooled.size, delta_t)
+    else:
+        expected = _independent_cp_bound(pooled.sum(), pooled.size, delta_t)
+    assert rule.batch_lower_bound_ == pytest.approx(expected, abs=1e-9)
+    other = _independent_cp_bound if method == "kl" else _independent_kl_bound
+    other_args = (pooled.sum() if method == "kl" else pooled.mean(), pooled.size)
+    assert abs(rule.batch_lower_bound_ - other(*other_args, delta_t)) > 1e-3

@@ -1,13 +1,14 @@
 """MNIST through OpenML, with a cache and an offline fallback to digits."""
 
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import fetch_openml, get_data_home, load_digits
 from sklearn.utils import Bunch
+
+from ..utils._files import atomic_write
+from ._frames import import_pandas
 
 __all__ = ["load_mnist"]
 
@@ -58,17 +59,13 @@ def _read_cache(path):
 def _write_cache(path, data, target):
     """Write pixels and labels as a compressed .npz, atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".mnist_", suffix=".npz")
-    os.close(fd)
-    try:
-        with open(tmp_name, "wb") as f:
-            np.savez_compressed(
-                f, data=data.astype(np.uint8), target=target.astype(np.uint8)
-            )
-        os.replace(tmp_name, path)
-    finally:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
+    atomic_write(
+        path,
+        lambda handle: np.savez_compressed(
+            handle, data=data.astype(np.uint8), target=target.astype(np.uint8)
+        ),
+        binary=True,
+    )
 
 
 def _fetch(data_home, cache_path):
@@ -109,12 +106,7 @@ def _how_to_get_mnist(cache_path):
 def _bunch(data, target, *, image_shape, source, feature_names, descr, as_frame):
     frame = None
     if as_frame:
-        try:
-            import pandas as pd
-        except ImportError as exc:
-            raise ImportError(
-                "as_frame=True needs pandas: `pip install sklearn-isd[data]`."
-            ) from exc
+        pd = import_pandas("as_frame=True")
         frame = pd.DataFrame(data, columns=feature_names)
         frame["target"] = target
         data = frame[feature_names]

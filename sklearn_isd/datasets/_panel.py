@@ -3,6 +3,7 @@
 import numpy as np
 from sklearn.utils import Bunch
 
+from ._frames import import_pandas
 from ._qm9 import QM9_GAP_MEDIAN, load_qm9
 
 #: Properties of :func:`load_qm9_panel`: name -> (RDKit function path, what it is).
@@ -101,13 +102,7 @@ def load_qm9_panel(
     >>> panel.target_names
     ['gap', 'logp', 'tpsa']
     """
-    properties = list(properties)
-    unknown = [p for p in properties if p not in PANEL_PROPERTIES]
-    if unknown or not properties:
-        raise ValueError(
-            f"Unknown properties {unknown}; choose among "
-            f"{sorted(PANEL_PROPERTIES)} (at least one)."
-        )
+    properties = _check_properties(properties)
     qm9 = load_qm9(
         subset=subset,
         task="regression",
@@ -116,33 +111,11 @@ def load_qm9_panel(
         download_if_missing=download_if_missing,
     )
     smiles = qm9.data
-    needs_rdkit = [p for p in properties if p != "gap"]
-    values = np.empty((smiles.size, len(properties)))
-    if needs_rdkit:
-        try:
-            from rdkit import Chem, rdBase
-        except ImportError as exc:
-            raise ImportError(
-                "load_qm9_panel needs RDKit for its descriptor columns: "
-                "`pip install sklearn-isd[chem]`."
-            ) from exc
-        block = rdBase.BlockLogs()
-        mols = [Chem.MolFromSmiles(s) for s in smiles]
-        del block
-    thresholds = np.empty(len(properties))
-    for j, name in enumerate(properties):
-        if name == "gap":
-            values[:, j] = qm9.gap
-            thresholds[j] = QM9_GAP_MEDIAN
-        else:
-            func = _descriptor(PANEL_PROPERTIES[name][0])
-            values[:, j] = [func(m) for m in mols]
-            thresholds[j] = np.median(values[:, j])
+    values, thresholds = _property_values(qm9, properties)
     target = (values > thresholds).astype(int)
     data = smiles
     if as_frame:
-        import pandas as pd
-
+        pd = import_pandas("as_frame=True")
         data = pd.DataFrame({"smiles": smiles})
         target = pd.DataFrame(target, columns=properties)
     if return_X_y:
@@ -155,3 +128,51 @@ def load_qm9_panel(
         target_names=properties,
         DESCR=load_qm9_panel.__doc__.split("\n\n")[1],
     )
+
+
+def _check_properties(properties):
+    """The properties as a list, or a ValueError naming the unknown ones."""
+    properties = list(properties)
+    unknown = [p for p in properties if p not in PANEL_PROPERTIES]
+    if unknown or not properties:
+        raise ValueError(
+            f"Unknown properties {unknown}; choose among "
+            f"{sorted(PANEL_PROPERTIES)} (at least one)."
+        )
+    return properties
+
+
+def _molecules(smiles):
+    """RDKit molecules of the SMILES, parsed with RDKit's logs silenced."""
+    try:
+        from rdkit import Chem, rdBase
+    except ImportError as exc:
+        raise ImportError(
+            "load_qm9_panel needs RDKit for its descriptor columns: "
+            "`pip install sklearn-isd[chem]`."
+        ) from exc
+    block = rdBase.BlockLogs()
+    mols = [Chem.MolFromSmiles(s) for s in smiles]
+    del block
+    return mols
+
+
+def _property_values(qm9, properties):
+    """Each property's values (one column each) and the threshold of each.
+
+    The gap is split at :data:`QM9_GAP_MEDIAN`; an RDKit descriptor at its
+    median over the molecules loaded.
+    """
+    values = np.empty((qm9.data.size, len(properties)))
+    thresholds = np.empty(len(properties))
+    if any(p != "gap" for p in properties):
+        mols = _molecules(qm9.data)
+    for j, name in enumerate(properties):
+        if name == "gap":
+            values[:, j] = qm9.gap
+            thresholds[j] = QM9_GAP_MEDIAN
+        else:
+            func = _descriptor(PANEL_PROPERTIES[name][0])
+            values[:, j] = [func(m) for m in mols]
+            thresholds[j] = np.median(values[:, j])
+    return values, thresholds

@@ -3,8 +3,6 @@
 import csv
 import gzip
 import io
-import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 from urllib.request import urlopen
@@ -12,6 +10,9 @@ from urllib.request import urlopen
 import numpy as np
 from sklearn.datasets import get_data_home
 from sklearn.utils import Bunch
+
+from ..utils._files import atomic_write
+from ._frames import import_pandas
 
 __all__ = ["QM9_GAP_MEDIAN", "load_qm9"]
 
@@ -72,6 +73,16 @@ def _check_option(name, value, allowed):
         )
 
 
+def _check_columns(source, columns):
+    """Raise unless ``columns`` (of a file read) hold ``smiles`` and ``gap``."""
+    missing = [c for c in ("smiles", "gap") if c not in columns]
+    if missing:
+        raise ValueError(
+            f"{source} lacks the column(s) {missing}; it needs 'smiles' and "
+            f"'gap' (Hartree), found {columns}."
+        )
+
+
 def _read_csv_columns(stream, source):
     """Read ``smiles``, ``gap`` and the optional ``qm9_index`` from CSV text."""
     reader = csv.reader(stream)
@@ -80,12 +91,7 @@ def _read_csv_columns(stream, source):
     except StopIteration:
         raise ValueError(f"{source} is empty; expected a CSV header.") from None
     columns = {name.strip(): j for j, name in enumerate(header)}
-    missing = [c for c in ("smiles", "gap") if c not in columns]
-    if missing:
-        raise ValueError(
-            f"{source} lacks the column(s) {missing}; it needs 'smiles' and "
-            f"'gap' (Hartree), found {list(columns)}."
-        )
+    _check_columns(source, list(columns))
     i_smiles, i_gap = columns["smiles"], columns["gap"]
     i_index = columns.get("qm9_index")
     smiles, gap, index = [], [], []
@@ -116,12 +122,7 @@ def _read_local(path):
                 "Reading a .parquet file needs pandas and pyarrow: "
                 "`pip install sklearn-isd[data]`."
             ) from exc
-        missing = [c for c in ("smiles", "gap") if c not in df.columns]
-        if missing:
-            raise ValueError(
-                f"{path} lacks the column(s) {missing}; it needs 'smiles' and "
-                f"'gap' (Hartree), found {list(df.columns)}."
-            )
+        _check_columns(path, list(df.columns))
         smiles = df["smiles"].to_numpy(dtype=object)
         gap = df["gap"].to_numpy(dtype=np.float64)
         index = df["qm9_index"].to_numpy(dtype=np.int64) if "qm9_index" in df else None
@@ -142,21 +143,15 @@ def _download_qm9(cache_path):
     """Download QM9, keep smiles and gap, and write them atomically to cache."""
     cache_path = Path(cache_path)
     cache_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        dir=cache_path.parent, prefix=".qm9_", suffix=".csv.gz.part"
-    )
-    os.close(fd)
     try:
         with urlopen(QM9_URL, timeout=60) as response:
             text = io.TextIOWrapper(response, encoding="utf-8", newline="")
             smiles, gap, _ = _read_csv_columns(text, QM9_URL)
         if len(smiles) == 0:
             raise ValueError(f"{QM9_URL} returned no molecules.")
-        with gzip.open(tmp_name, "wt", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f, lineterminator="\n")
-            writer.writerow(["smiles", "gap"])
-            writer.writerows(zip(smiles, (repr(float(g)) for g in gap)))
-        os.replace(tmp_name, cache_path)
+        atomic_write(
+            cache_path, lambda handle: _write_gaps(handle, smiles, gap), binary=True
+        )
     except OSError as exc:  # URLError, HTTPError, timeouts, disk errors
         raise OSError(
             f"Could not download QM9 from {QM9_URL} ({exc}). Without internet "
@@ -166,10 +161,15 @@ def _download_qm9(cache_path):
             f"{cache_path} (gzip-compressed). subset='embedded' (10,000 "
             "molecules) works offline."
         ) from exc
-    finally:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
     return smiles, gap
+
+
+def _write_gaps(handle, smiles, gap):
+    """Write smiles and gap as a gzip-compressed CSV to a binary ``handle``."""
+    with gzip.open(handle, "wt", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["smiles", "gap"])
+        writer.writerows(zip(smiles, (repr(float(g)) for g in gap)))
 
 
 def load_qm9(
@@ -285,7 +285,33 @@ def load_qm9(
     """
     _check_option("subset", subset, _SUBSETS)
     _check_option("task", task, _TASKS)
+    smiles, gap, index = _read_molecules(subset, path, data_home, download_if_missing)
+    target, target_names, target_column = _target_of(gap, task)
+    frame = None
+    data = smiles
+    if as_frame:
+        pd = import_pandas("as_frame=True")
+        frame = pd.DataFrame({"smiles": smiles, "gap": gap})
+        if target_column != "gap":
+            frame[target_column] = target
+        data = frame[["smiles"]]
+        target = frame[target_column]
+    if return_X_y:
+        return data, target
+    return Bunch(
+        data=data,
+        target=target,
+        gap=gap,
+        qm9_index=index,
+        frame=frame,
+        feature_names=["smiles"],
+        target_names=target_names,
+        DESCR=_DESCR,
+    )
 
+
+def _read_molecules(subset, path, data_home, download_if_missing):
+    """SMILES, gaps and QM9 rows of a subset: embedded, a file, cache or network."""
     if subset == "embedded":
         if path is not None:
             raise ValueError(
@@ -299,54 +325,29 @@ def load_qm9(
     elif path is not None:
         smiles, gap, index = _read_local(path)
     else:
-        cache_path = Path(get_data_home(data_home)) / "qm9" / _CACHE_FILE
-        if cache_path.exists():
-            smiles, gap, index = _read_local(cache_path)
-        elif download_if_missing:
-            smiles, gap = _download_qm9(cache_path)
-            index = None
-        else:
-            raise OSError(
-                f"QM9 is not cached at {cache_path} and download_if_missing is "
-                "False; pass a local file with load_qm9(subset='full', "
-                "path=...) or allow the download."
-            )
+        smiles, gap, index = _read_cached(data_home, download_if_missing)
     if index is None:
         index = np.arange(len(smiles), dtype=np.int64)
+    return smiles, gap, index
 
+
+def _read_cached(data_home, download_if_missing):
+    """The full set from the cache, downloaded into it first if allowed."""
+    cache_path = Path(get_data_home(data_home)) / "qm9" / _CACHE_FILE
+    if cache_path.exists():
+        return _read_local(cache_path)
+    if not download_if_missing:
+        raise OSError(
+            f"QM9 is not cached at {cache_path} and download_if_missing is "
+            "False; pass a local file with load_qm9(subset='full', "
+            "path=...) or allow the download."
+        )
+    smiles, gap = _download_qm9(cache_path)
+    return smiles, gap, None
+
+
+def _target_of(gap, task):
+    """The target of a task, its names, and its column in ``frame``."""
     if task == "classification":
-        target = (gap > QM9_GAP_MEDIAN).astype(int)
-        target_names = list(_CLASS_NAMES)
-        target_column = "target"
-    else:
-        target = gap.copy()
-        target_names = ["gap"]
-        target_column = "gap"
-
-    frame = None
-    data = smiles
-    if as_frame:
-        try:
-            import pandas as pd
-        except ImportError as exc:
-            raise ImportError(
-                "as_frame=True needs pandas: `pip install sklearn-isd[data]`."
-            ) from exc
-        frame = pd.DataFrame({"smiles": smiles, "gap": gap})
-        if target_column != "gap":
-            frame[target_column] = target
-        data = frame[["smiles"]]
-        target = frame[target_column]
-
-    if return_X_y:
-        return data, target
-    return Bunch(
-        data=data,
-        target=target,
-        gap=gap,
-        qm9_index=index,
-        frame=frame,
-        feature_names=["smiles"],
-        target_names=target_names,
-        DESCR=_DESCR,
-    )
+        return (gap > QM9_GAP_MEDIAN).astype(int), list(_CLASS_NAMES), "target"
+    return gap.copy(), ["gap"], "gap"
