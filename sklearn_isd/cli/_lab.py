@@ -384,55 +384,7 @@ def _extend(campaign, args):
     """Check the new target and budget, reopen the screen, write, commit."""
     screen = campaign.screen
     condition = screen.termination_condition_
-    if not screen.stop_:
-        raise CampaignStateError(
-            f"The campaign has not stopped (awaiting results for round "
-            f"{screen.n_iter_}): extend goes on with a stopped campaign. Tell "
-            "the pending batch first."
-        )
-    if condition == "all_acquired":
-        raise CampaignStateError(
-            "Every compound of the library is measured: there is nothing left to "
-            "measure, and the readout is exact."
-        )
-    target = screen.target if args.target is None else args.target
-    max_fraction = (
-        screen.max_fraction if args.max_fraction is None else (args.max_fraction)
-    )
-    if target < screen.target:
-        raise InputError(
-            f"--target {target} is below the campaign's target {screen.target}: "
-            "extend only raises a target (a lower one would have stopped the "
-            "screen earlier; start a new campaign for it)."
-        )
-    if max_fraction < screen.max_fraction:
-        raise InputError(
-            f"--max-fraction {max_fraction} is below the campaign's budget "
-            f"{screen.max_fraction}: extend only raises the budget."
-        )
-    bound = float(screen.history_["system_lower_bound"][-1])
-    if condition == "target_reached" and not target > screen.target:
-        raise InputError(
-            f"The campaign reached its target {screen.target} (lower bound "
-            f"{bound:.4f}): a larger budget alone would stop it again at once; "
-            "raise --target."
-        )
-    if bound == bound and target <= bound:
-        raise InputError(
-            f"The lower bound {bound:.4f} already passes --target {target}: the "
-            f"screen would stop again at once; choose a target above {bound:.4f}."
-        )
-    fraction = float(screen.observed_mask_.mean())
-    if condition == "max_fraction" and not max_fraction > screen.max_fraction:
-        raise InputError(
-            f"The campaign spent its budget (max_fraction {screen.max_fraction}, "
-            f"{fraction:.1%} of the library measured): raise --max-fraction too."
-        )
-    if max_fraction <= fraction:
-        raise InputError(
-            f"--max-fraction {max_fraction} is not above the {fraction:.4f} of the "
-            "library measured already: there would be nothing to measure."
-        )
+    target, max_fraction = _extension_limits(screen, args)
     before = {"target": screen.target, "max_fraction": screen.max_fraction}
     name = campaign.meta.get("stopping", DEFAULT_STOPPING)
     stopping = make_stopping(name, target, screen.delta)
@@ -460,6 +412,109 @@ def _extend(campaign, args):
         campaign, reopened, batch, campaign.log, extensions, args.out
     )
     return reopened, batch_file
+
+
+def _extension_limits(screen, args):
+    """The new target and budget of a stopped screen, checked.
+
+    Parameters
+    ----------
+    screen : HybridScreenCV
+        The campaign's screen, as stopped.
+    args : argparse.Namespace
+        ``--target`` and ``--max-fraction`` (None: unchanged).
+
+    Returns
+    -------
+    target, max_fraction : float
+
+    Raises
+    ------
+    CampaignStateError
+        The screen has not stopped, or measured every compound.
+    InputError
+        A value lowers the target or budget, or would stop the screen again
+        at once.
+    """
+    condition = screen.termination_condition_
+    if not screen.stop_:
+        raise CampaignStateError(
+            f"The campaign has not stopped (awaiting results for round "
+            f"{screen.n_iter_}): extend goes on with a stopped campaign. Tell "
+            "the pending batch first."
+        )
+    if condition == "all_acquired":
+        raise CampaignStateError(
+            "Every compound of the library is measured: there is nothing left to "
+            "measure, and the readout is exact."
+        )
+    target = screen.target if args.target is None else args.target
+    max_fraction = (
+        screen.max_fraction if args.max_fraction is None else (args.max_fraction)
+    )
+    if target < screen.target:
+        raise InputError(
+            f"--target {target} is below the campaign's target {screen.target}: "
+            "extend only raises a target (a lower one would have stopped the "
+            "screen earlier; start a new campaign for it)."
+        )
+    if max_fraction < screen.max_fraction:
+        raise InputError(
+            f"--max-fraction {max_fraction} is below the campaign's budget "
+            f"{screen.max_fraction}: extend only raises the budget."
+        )
+    _check_target_goes_on(screen, target)
+    _check_budget_goes_on(screen, max_fraction)
+    return target, max_fraction
+
+
+def _check_target_goes_on(screen, target):
+    """Refuse a target the screen's lower bound passes already.
+
+    Parameters
+    ----------
+    screen : HybridScreenCV
+        The campaign's screen, as stopped.
+    target : float
+        The new target.
+    """
+    bound = float(screen.history_["system_lower_bound"][-1])
+    reached = screen.termination_condition_ == "target_reached"
+    if reached and not target > screen.target:
+        raise InputError(
+            f"The campaign reached its target {screen.target} (lower bound "
+            f"{bound:.4f}): a larger budget alone would stop it again at once; "
+            "raise --target."
+        )
+    if bound == bound and target <= bound:
+        raise InputError(
+            f"The lower bound {bound:.4f} already passes --target {target}: the "
+            f"screen would stop again at once; choose a target above {bound:.4f}."
+        )
+
+
+def _check_budget_goes_on(screen, max_fraction):
+    """Refuse a budget the screen has spent already.
+
+    Parameters
+    ----------
+    screen : HybridScreenCV
+        The campaign's screen, as stopped.
+    max_fraction : float
+        The new budget.
+    """
+    fraction = float(screen.observed_mask_.mean())
+    spent = screen.termination_condition_ == "max_fraction"
+    if spent and not max_fraction > screen.max_fraction:
+        raise InputError(
+            f"The campaign spent its budget (max_fraction {screen.max_fraction}, "
+            f"{fraction:.1%} of the library measured): raise --max-fraction too."
+        )
+    if max_fraction <= fraction:
+        raise InputError(
+            f"--max-fraction {max_fraction} is not above the {fraction:.4f} of the "
+            "library measured already: there would be nothing to measure."
+        )
 
 
 def _print_told(campaign, told):

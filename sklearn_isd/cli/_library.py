@@ -441,47 +441,15 @@ def read_library(
     n_records = len(records.ids)
     if n_records == 0:
         raise InputError(f"Library {path} has no compound (only a header).")
-    given = set() if skipped is None else set(skipped)
-    if given and max(given) >= n_records:
-        raise InputError(
-            f"Library {path} has {n_records} records; the campaign skipped "
-            f"record {max(given) + 1}."
-        )
-    problems = {
-        i: p
-        for i, p in row_problems(
-            records, task=task, label_cols=label_cols, id_col=id_col
-        ).items()
-        if i not in given
-    }
-    X = None
-    if featurize_it:
-        candidates = [i for i in range(n_records) if i not in given]
-        parsable = [i for i in candidates if records.smiles[i]]
-        X, invalid = featurize([records.smiles[i] for i in parsable])
-        for j, problem in invalid.items():
-            problems.setdefault(parsable[j], []).append(problem)
+    given = _given_positions(path, n_records, skipped)
+    checks = {"task": task, "label_cols": label_cols, "id_col": id_col}
+    problems, X = _find_problems(records, given, checks, featurize_it)
     if problems and not skip_invalid:
-        lines = [
-            f"{records.where[i]}: {'; '.join(problems[i])}" for i in sorted(problems)
-        ]
-        hint = "" if skipped is not None else "; fix them, or pass --skip-invalid"
-        raise problems_error(
-            InputError,
-            f"Library {path} has {len(problems)} invalid row(s){hint}",
-            lines,
-        )
+        _raise_problems(path, records, problems, suggest_skip=skipped is None)
     left_out = sorted(given | set(problems))
     reasons = dict(problems)
     if given:  # why the campaign's start left these rows out, checked again
-        found = row_problems(records, task=task, label_cols=label_cols, id_col=id_col)
-        for i in given:
-            reasons[i] = list(found.get(i, []))
-        with_smiles = [i for i in sorted(given) if records.smiles[i]]
-        if featurize_it and with_smiles:
-            invalid = featurize([records.smiles[i] for i in with_smiles])[1]
-            for j, problem in invalid.items():
-                reasons[with_smiles[j]].append(problem)
+        reasons.update(_given_reasons(records, given, checks, featurize_it))
     kept = [i for i in range(n_records) if i not in set(left_out)]
     if not kept:
         raise InputError(f"Library {path} has no valid compound.")
@@ -498,15 +466,148 @@ def read_library(
         format=fmt,
         sep=sep,
         skipped=left_out,
-        skipped_rows=[
-            (
-                records.where[i],
-                records.ids[i],
-                records.smiles[i],
-                "; ".join(reasons[i])
-                or ("invalid SMILES" if featurize_it else "left out at start"),
-            )
-            for i in left_out
-        ],
+        skipped_rows=_skipped_rows(records, left_out, reasons, featurize_it),
         X=X,
     )
+
+
+def _skipped_rows(records, left_out, reasons, featurize_it):
+    """(row, id, SMILES, problem) of each record left out.
+
+    Parameters
+    ----------
+    records : Records
+        The file's records.
+    left_out : list of int
+        The positions left out, in order.
+    reasons : dict
+        Position -> list of problems.
+    featurize_it : bool
+        Whether the SMILES were parsed (the reason of a row without problem).
+
+    Returns
+    -------
+    rows : list of tuple
+    """
+    default = "invalid SMILES" if featurize_it else "left out at start"
+    return [
+        (
+            records.where[i],
+            records.ids[i],
+            records.smiles[i],
+            "; ".join(reasons[i]) or default,
+        )
+        for i in left_out
+    ]
+
+
+def _given_positions(path, n_records, skipped):
+    """The positions a campaign's start skipped, checked against the file.
+
+    Parameters
+    ----------
+    path : path-like
+        The library file (for the message).
+    n_records : int
+        Records in the file.
+    skipped : list of int or None
+        The positions skipped at start.
+
+    Returns
+    -------
+    given : set of int
+    """
+    given = set() if skipped is None else set(skipped)
+    if given and max(given) >= n_records:
+        raise InputError(
+            f"Library {path} has {n_records} records; the campaign skipped "
+            f"record {max(given) + 1}."
+        )
+    return given
+
+
+def _find_problems(records, given, checks, featurize_it):
+    """The problems of every record not given, and the features of the valid.
+
+    Parameters
+    ----------
+    records : Records
+        The file's records.
+    given : set of int
+        Positions left out without looking at them.
+    checks : dict
+        Keyword arguments of :func:`row_problems`.
+    featurize_it : bool
+        Featurize the records (which finds invalid SMILES).
+
+    Returns
+    -------
+    problems : dict
+        Position -> list of problems.
+    X : ndarray or None
+        Features of the records not given and with a SMILES, or None
+        without ``featurize_it``.
+    """
+    problems = {
+        i: p for i, p in row_problems(records, **checks).items() if i not in given
+    }
+    X = None
+    if featurize_it:
+        candidates = [i for i in range(len(records.ids)) if i not in given]
+        parsable = [i for i in candidates if records.smiles[i]]
+        X, invalid = featurize([records.smiles[i] for i in parsable])
+        for j, problem in invalid.items():
+            problems.setdefault(parsable[j], []).append(problem)
+    return problems, X
+
+
+def _raise_problems(path, records, problems, *, suggest_skip):
+    """Raise one InputError listing every invalid row.
+
+    Parameters
+    ----------
+    path : path-like
+        The library file.
+    records : Records
+        The file's records.
+    problems : dict
+        Position -> list of problems.
+    suggest_skip : bool
+        Suggest ``--skip-invalid`` (not for a campaign's copy).
+    """
+    lines = [f"{records.where[i]}: {'; '.join(problems[i])}" for i in sorted(problems)]
+    hint = "; fix them, or pass --skip-invalid" if suggest_skip else ""
+    raise problems_error(
+        InputError,
+        f"Library {path} has {len(problems)} invalid row(s){hint}",
+        lines,
+    )
+
+
+def _given_reasons(records, given, checks, featurize_it):
+    """Why the campaign's start left the given positions out, checked again.
+
+    Parameters
+    ----------
+    records : Records
+        The file's records.
+    given : set of int
+        The positions skipped at start.
+    checks : dict
+        Keyword arguments of :func:`row_problems`.
+    featurize_it : bool
+        Look for invalid SMILES too.
+
+    Returns
+    -------
+    reasons : dict
+        Position -> list of problems (possibly empty), for each given one.
+    """
+    found = row_problems(records, **checks)
+    reasons = {i: list(found.get(i, [])) for i in given}
+    with_smiles = [i for i in sorted(given) if records.smiles[i]]
+    if featurize_it and with_smiles:
+        invalid = featurize([records.smiles[i] for i in with_smiles])[1]
+        for j, problem in invalid.items():
+            reasons[with_smiles[j]].append(problem)
+    return reasons

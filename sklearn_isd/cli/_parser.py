@@ -169,7 +169,10 @@ def _add_library_args(parser, *, labels):
     parser.add_argument("--model", choices=list(MODELS), default=None, help=MODEL_HELP)
 
 
+# Long by design: one flat add_argument call per option, in --help order; a split
+# would scatter the group (target/budget/stopping interleave with batch options).
 def _add_screen_args(parser):
+    """Add the options of a screen (simulate and start) to ``parser``."""
     group = parser.add_argument_group("screen options")
     group.add_argument(
         "--acquisition",

@@ -376,53 +376,96 @@ def round_rows(history):
 
 
 def _domain_section(data):
+    """The body of the ``domain`` section.
+
+    Parameters
+    ----------
+    data : ReportData
+        The report.
+
+    Returns
+    -------
+    body : str
+        The similarity of the predicted compounds, then the scaffolds.
+    """
     columns, threshold = data.columns, data.domain_threshold
     similarity = np.asarray(columns["max_similarity"], dtype=float)
     predicted = np.asarray(columns["source"]) == "predicted"
-    body = []
     if not predicted.any():
-        body.append("<p>Every compound was measured: nothing is predicted.</p>")
+        body = ["<p>Every compound was measured: nothing is predicted.</p>"]
     else:
-        values = similarity[predicted]
-        inside = int(np.sum(values >= threshold))
-        q = np.nanquantile(values, [0.1, 0.5, 0.9])
-        body.append(
-            "<p>How far each prediction is from what was measured: the Tanimoto "
-            "similarity (ECFP4 bits) of each predicted compound to its nearest "
-            f"measured compound. {inside} of {int(predicted.sum())} predicted "
-            f"compounds ({inside / predicted.sum():.1%}) have a similarity of at "
-            f"least {threshold} (in the applicability domain); the others are "
-            "extrapolations, to be trusted less.</p>"
-        )
-        body.append(
-            _table(
-                ["", "value"],
-                [
-                    ["predicted compounds", str(int(predicted.sum()))],
-                    [f"in the domain (similarity >= {threshold})", str(inside)],
-                    ["outside the domain", str(int(predicted.sum()) - inside)],
-                    ["similarity, 10th percentile", _number(q[0])],
-                    ["similarity, median", _number(q[1])],
-                    ["similarity, 90th percentile", _number(q[2])],
-                ],
-                table_id="domain-table",
-                css="kv",
-            )
-        )
+        body = _similarity_parts(similarity[predicted], threshold)
+    body += _scaffold_parts(columns)
+    return "\n".join(body)
 
-        def draw(ax):
-            ax.hist(values, bins=np.linspace(0, 1, 21), color="#2f6fb5")
-            ax.axvline(threshold, color="#b5332f", linestyle="--", label="threshold")
-            ax.set_xlabel("similarity to the nearest measured compound")
-            ax.set_ylabel("predicted compounds")
-            ax.legend()
 
-        body.append(
-            _image(
-                plot_png(draw, size=(7.0, 3.2)),
-                "Similarity of the predicted compounds to the measured set",
-            )
-        )
+def _similarity_parts(values, threshold):
+    """The applicability domain of the predicted compounds, in HTML.
+
+    Parameters
+    ----------
+    values : ndarray
+        The similarity of each predicted compound to its nearest measured one.
+    threshold : float
+        The similarity from which a compound is in the domain.
+
+    Returns
+    -------
+    parts : list of str
+        A paragraph, a table of quantiles and a histogram.
+    """
+    n_predicted = values.size
+    inside = int(np.sum(values >= threshold))
+    q = np.nanquantile(values, [0.1, 0.5, 0.9])
+    text = (
+        "<p>How far each prediction is from what was measured: the Tanimoto "
+        "similarity (ECFP4 bits) of each predicted compound to its nearest "
+        f"measured compound. {inside} of {n_predicted} predicted "
+        f"compounds ({inside / n_predicted:.1%}) have a similarity of at "
+        f"least {threshold} (in the applicability domain); the others are "
+        "extrapolations, to be trusted less.</p>"
+    )
+    table = _table(
+        ["", "value"],
+        [
+            ["predicted compounds", str(n_predicted)],
+            [f"in the domain (similarity >= {threshold})", str(inside)],
+            ["outside the domain", str(n_predicted - inside)],
+            ["similarity, 10th percentile", _number(q[0])],
+            ["similarity, median", _number(q[1])],
+            ["similarity, 90th percentile", _number(q[2])],
+        ],
+        table_id="domain-table",
+        css="kv",
+    )
+
+    def draw(ax):
+        ax.hist(values, bins=np.linspace(0, 1, 21), color="#2f6fb5")
+        ax.axvline(threshold, color="#b5332f", linestyle="--", label="threshold")
+        ax.set_xlabel("similarity to the nearest measured compound")
+        ax.set_ylabel("predicted compounds")
+        ax.legend()
+
+    image = _image(
+        plot_png(draw, size=(7.0, 3.2)),
+        "Similarity of the predicted compounds to the measured set",
+    )
+    return [text, table, image]
+
+
+def _scaffold_parts(columns):
+    """The summary by scaffold, in HTML.
+
+    Parameters
+    ----------
+    columns : dict
+        The readout's columns (``scaffold``, ``source``, ``confidence``).
+
+    Returns
+    -------
+    parts : list of str
+        A paragraph and the table of the largest scaffolds.
+    """
     from ..chem import scaffold_summary
 
     summary = scaffold_summary(
@@ -431,9 +474,10 @@ def _domain_section(data):
         columns["confidence"],
     )
     n_scaffolds = len(summary["scaffold"])
-    body.append(
+    n_shown = min(n_scaffolds, MAX_SCAFFOLDS)
+    text = (
         f"<p>{n_scaffolds} generic Murcko scaffolds (an empty scaffold: acyclic "
-        f"compounds); the {min(n_scaffolds, MAX_SCAFFOLDS)} largest:</p>"
+        f"compounds); the {n_shown} largest:</p>"
     )
     rows = [
         [
@@ -443,23 +487,21 @@ def _domain_section(data):
             _number(summary["fraction_measured"][i]),
             _number(summary["mean_confidence_predicted"][i]),
         ]
-        for i in range(min(n_scaffolds, MAX_SCAFFOLDS))
+        for i in range(n_shown)
     ]
-    body.append(
-        _table(
-            [
-                "scaffold",
-                "compounds",
-                "measured",
-                "fraction measured",
-                "mean confidence (predicted)",
-            ],
-            rows,
-            table_id="scaffold-table",
-            text_columns=(0,),
-        )
+    table = _table(
+        [
+            "scaffold",
+            "compounds",
+            "measured",
+            "fraction measured",
+            "mean confidence (predicted)",
+        ],
+        rows,
+        table_id="scaffold-table",
+        text_columns=(0,),
     )
-    return "\n".join(body)
+    return [text, table]
 
 
 def _versions():
@@ -475,10 +517,40 @@ def _versions():
 
 def render(data):
     """The HTML text of a report."""
+    sections = [
+        _section("decision", "Stop decision", _decision_body(data)),
+        _section(
+            "plots",
+            "The screen, round by round",
+            _image(data.plot, "Bounds and accuracies per round"),
+        ),
+        _section("rounds", "Table of rounds", _rounds_body(data.screen.history_)),
+        _section("domain", "Applicability domain", _domain_section(data)),
+    ]
+    if data.skipped:
+        sections.append(
+            _section("skipped", "Library rows left out", _skipped_body(data.skipped))
+        )
+    sections.append(_section("provenance", "Provenance", _provenance_body(data)))
+    return _page(data, sections)
+
+
+def _decision_body(data):
+    """The body of the ``decision`` section: the decision in words, and a table.
+
+    Parameters
+    ----------
+    data : ReportData
+        The report.
+
+    Returns
+    -------
+    body : str
+    """
     screen = data.screen
     bounds = screen.history_["system_lower_bound"]
     css = {"target_reached": "stopped", "max_fraction": "budget"}.get(data.status, "")
-    decision = (
+    return (
         f'<p class="decision {css}" id="decision-text">{_e(data.decision)}</p>\n'
         + _table(
             ["", "value"],
@@ -499,39 +571,71 @@ def render(data):
             css="kv",
         )
     )
-    headers, rows = round_rows(screen.history_)
-    sections = [
-        _section("decision", "Stop decision", decision),
-        _section(
-            "plots",
-            "The screen, round by round",
-            _image(data.plot, "Bounds and accuracies per round"),
-        ),
-        _section(
-            "rounds",
-            "Table of rounds",
-            "<p>One row per measured batch (round 0 is the initial, random one; "
-            "its batch accuracy is undefined), recorded after the model was refit."
-            "</p>\n" + _table(headers, rows, table_id="rounds-table"),
-        ),
-        _section("domain", "Applicability domain", _domain_section(data)),
-    ]
-    if data.skipped:
-        shown = data.skipped[:MAX_SKIPPED]
-        more = len(data.skipped) - len(shown)
-        body = (
-            f"<p>{len(data.skipped)} invalid library row(s) were left out of the "
-            "screen (--skip-invalid): they are neither measured nor predicted."
-            + (f" The first {len(shown)} are listed." if more else "")
-            + "</p>\n"
-            + _table(
-                ["row", "id", "SMILES", "problem"],
-                [list(r) for r in shown],
-                table_id="skipped-table",
-                text_columns=(0, 1, 2, 3),
-            )
+
+
+def _rounds_body(history):
+    """The body of the ``rounds`` section: the table of rounds.
+
+    Parameters
+    ----------
+    history : dict
+        The screen's ``history_``.
+
+    Returns
+    -------
+    body : str
+    """
+    headers, rows = round_rows(history)
+    return (
+        "<p>One row per measured batch (round 0 is the initial, random one; "
+        "its batch accuracy is undefined), recorded after the model was refit."
+        "</p>\n" + _table(headers, rows, table_id="rounds-table")
+    )
+
+
+def _skipped_body(skipped):
+    """The body of the ``skipped`` section: the library rows left out.
+
+    Parameters
+    ----------
+    skipped : list of tuple
+        (row, id, SMILES, problem) of each row left out.
+
+    Returns
+    -------
+    body : str
+        At most :data:`MAX_SKIPPED` rows of them.
+    """
+    shown = skipped[:MAX_SKIPPED]
+    more = len(skipped) - len(shown)
+    return (
+        f"<p>{len(skipped)} invalid library row(s) were left out of the "
+        "screen (--skip-invalid): they are neither measured nor predicted."
+        + (f" The first {len(shown)} are listed." if more else "")
+        + "</p>\n"
+        + _table(
+            ["row", "id", "SMILES", "problem"],
+            [list(r) for r in shown],
+            table_id="skipped-table",
+            text_columns=(0, 1, 2, 3),
         )
-        sections.append(_section("skipped", "Library rows left out", body))
+    )
+
+
+def _provenance_body(data):
+    """The body of the ``provenance`` section.
+
+    Parameters
+    ----------
+    data : ReportData
+        The report.
+
+    Returns
+    -------
+    body : str
+        Versions, files, options, then the results files told and the
+        extensions, when there are.
+    """
     provenance = [
         "<h3>Versions</h3>",
         _table(["package", "version"], _versions(), table_id="versions", css="kv"),
@@ -546,45 +650,85 @@ def render(data):
         _table(["option", "value"], data.options, table_id="options-table", css="kv"),
     ]
     if data.tells:
-        provenance += [
-            "<h3>Results files told</h3>",
-            _table(
-                ["round", "file", "SHA-256", "labels", "partial", "told"],
-                [
-                    [
-                        str(t.get("round", "")),
-                        t.get("results_file", ""),
-                        t.get("results_sha256", ""),
-                        str(t.get("n_labels", "")),
-                        str(t.get("partial", "")),
-                        t.get("told", ""),
-                    ]
-                    for t in data.tells
-                ],
-                table_id="tells-table",
-                text_columns=(1, 2, 5),
-            ),
-        ]
+        provenance += ["<h3>Results files told</h3>", _tells_table(data.tells)]
     if data.extensions:
-        provenance += [
-            "<h3>Extensions</h3>",
-            _table(
-                ["round", "target", "max_fraction", "after", "when"],
-                [
-                    [
-                        str(x.get("round", "")),
-                        f"{x.get('from_target', '?')} -> {x['target']}",
-                        f"{x.get('from_max_fraction', '?')} -> {x['max_fraction']}",
-                        str(x.get("after", "")),
-                        str(x.get("extended", "")),
-                    ]
-                    for x in data.extensions
-                ],
-                table_id="extensions-table",
-                text_columns=(1, 2, 3, 4),
-            ),
-        ]
-    sections.append(_section("provenance", "Provenance", "\n".join(provenance)))
+        provenance += ["<h3>Extensions</h3>", _extensions_table(data.extensions)]
+    return "\n".join(provenance)
+
+
+def _tells_table(tells):
+    """The table of the results files told.
+
+    Parameters
+    ----------
+    tells : list of dict
+        The campaign's tells, one per results file.
+
+    Returns
+    -------
+    table : str
+    """
+    return _table(
+        ["round", "file", "SHA-256", "labels", "partial", "told"],
+        [
+            [
+                str(t.get("round", "")),
+                t.get("results_file", ""),
+                t.get("results_sha256", ""),
+                str(t.get("n_labels", "")),
+                str(t.get("partial", "")),
+                t.get("told", ""),
+            ]
+            for t in tells
+        ],
+        table_id="tells-table",
+        text_columns=(1, 2, 5),
+    )
+
+
+def _extensions_table(extensions):
+    """The table of the campaign's extensions.
+
+    Parameters
+    ----------
+    extensions : list of dict
+        The campaign's extensions, in order.
+
+    Returns
+    -------
+    table : str
+    """
+    return _table(
+        ["round", "target", "max_fraction", "after", "when"],
+        [
+            [
+                str(x.get("round", "")),
+                f"{x.get('from_target', '?')} -> {x['target']}",
+                f"{x.get('from_max_fraction', '?')} -> {x['max_fraction']}",
+                str(x.get("after", "")),
+                str(x.get("extended", "")),
+            ]
+            for x in extensions
+        ],
+        table_id="extensions-table",
+        text_columns=(1, 2, 3, 4),
+    )
+
+
+def _page(data, sections):
+    """The whole HTML document around its sections.
+
+    Parameters
+    ----------
+    data : ReportData
+        The report (its title and subtitle).
+    sections : list of str
+        The ``<section>`` elements, in order.
+
+    Returns
+    -------
+    text : str
+    """
     return "\n".join(
         [
             "<!DOCTYPE html>",

@@ -138,7 +138,45 @@ def _write_missing_batch(directory, timeout):
 
 
 def _describe(info):
+    """The status in words: one line per fact, for the terminal.
+
+    Parameters
+    ----------
+    info : dict
+        What :func:`status_info` returns.
+
+    Returns
+    -------
+    text : str
+    """
     directory = Path(info["campaign"])
+    lines = _summary_lines(info, directory)
+    if len(info["outputs"]) > 1:
+        lines.append(
+            f"Outputs (results columns): {', '.join(info['outputs'])}; an empty "
+            "cell is a target without a label."
+        )
+    lines += _class_lines(info)
+    lines += [_extension_line(extension) for extension in info["extensions"]]
+    lines += _skipped_lines(info["skipped"], directory)
+    lines.append(_pending_line(info, directory))
+    return "\n".join(lines)
+
+
+def _summary_lines(info, directory):
+    """The state, what was measured, and the bound against the target.
+
+    Parameters
+    ----------
+    info : dict
+        What :func:`status_info` returns.
+    directory : Path
+        The campaign folder.
+
+    Returns
+    -------
+    lines : list of str
+    """
     if info["status"] == "awaiting_results":
         state = f"awaiting results for round {info['round']}"
     else:
@@ -146,7 +184,7 @@ def _describe(info):
         state = f"stopped, {info['status']} ({reason})"
     n, n_measured = info["n_compounds"], info["n_measured"]
     bound = fmt(nan_if_none(info["system_lower_bound"]), ".4f") or "-"
-    lines = [
+    return [
         f"Campaign {directory}: {state}.",
         f"Measured: {n_measured} of {n} compounds ({n_measured / n:.1%}) in "
         f"{info['round']} round(s); {info['n_results_files']} results file(s) told.",
@@ -154,49 +192,104 @@ def _describe(info):
         f"{info['delta']}; stopping rule {info['stopping']}, budget max_fraction "
         f"{info['max_fraction']}).",
     ]
-    if len(info["outputs"]) > 1:
-        lines.append(
-            f"Outputs (results columns): {', '.join(info['outputs'])}; an empty "
-            "cell is a target without a label."
-        )
+
+
+def _class_lines(info):
+    """The classes declared and those measured so far (classification only).
+
+    Parameters
+    ----------
+    info : dict
+        What :func:`status_info` returns.
+
+    Returns
+    -------
+    lines : list of str
+        One line, or none for a regression.
+    """
     if info["classes"] is not None:
         seen = ", ".join(map(str, info["classes_seen"])) or "none yet"
-        lines.append(
+        return [
             f"Classes (declared at start): {', '.join(map(str, info['classes']))}; "
             f"measured so far: {seen}."
-        )
-    elif info["classes_seen"] is not None:
+        ]
+    if info["classes_seen"] is not None:
         seen = ", ".join(map(str, info["classes_seen"])) or "none yet"
-        lines.append(
+        return [
             f"Classes seen so far: {seen} (no classes were declared: tell accepts "
             "any integer class code; start --classes declares them)."
-        )
-    for extension in info["extensions"]:
-        lines.append(
-            f"Extended at round {extension.get('round', '?')}: target "
-            f"{extension.get('from_target', '?')} -> {extension['target']}, "
-            f"max_fraction {extension.get('from_max_fraction', '?')} -> "
-            f"{extension['max_fraction']}."
-        )
-    skipped = info["skipped"]
-    if skipped:
-        shown = ", ".join(s["row"] for s in skipped[:10])
-        more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
-        lines.append(
-            f"Skipped at start: {len(skipped)} invalid library row(s) ({shown}"
-            f"{more}), listed in {directory / SKIPPED_FILE}."
-        )
+        ]
+    return []
+
+
+def _extension_line(extension):
+    """One extension of the campaign, in words.
+
+    Parameters
+    ----------
+    extension : dict
+        An entry of the campaign's extensions.
+
+    Returns
+    -------
+    line : str
+    """
+    return (
+        f"Extended at round {extension.get('round', '?')}: target "
+        f"{extension.get('from_target', '?')} -> {extension['target']}, "
+        f"max_fraction {extension.get('from_max_fraction', '?')} -> "
+        f"{extension['max_fraction']}."
+    )
+
+
+def _skipped_lines(skipped, directory):
+    """The library rows the start left out (the first ten of them).
+
+    Parameters
+    ----------
+    skipped : list of dict
+        The rows left out.
+    directory : Path
+        The campaign folder.
+
+    Returns
+    -------
+    lines : list of str
+        One line, or none if no row was left out.
+    """
+    if not skipped:
+        return []
+    shown = ", ".join(s["row"] for s in skipped[:10])
+    more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+    return [
+        f"Skipped at start: {len(skipped)} invalid library row(s) ({shown}"
+        f"{more}), listed in {directory / SKIPPED_FILE}."
+    ]
+
+
+def _pending_line(info, directory):
+    """The pending batch and how much of it is left, or what to do next.
+
+    Parameters
+    ----------
+    info : dict
+        What :func:`status_info` returns.
+    directory : Path
+        The campaign folder.
+
+    Returns
+    -------
+    line : str
+    """
     if info["pending_batch"] is None:
-        lines.append(
+        return (
             f"No pending batch: write the readout with `sklearn-isd report "
             f"{directory}`."
         )
-    else:
-        rewritten = (
-            " (it was missing: written again)" if "batch_file_rewritten" in info else ""
-        )
-        lines.append(
-            f"Pending batch: {directory / info['pending_batch']}{rewritten}, "
-            f"{info['n_pending']} compound(s) still to measure."
-        )
-    return "\n".join(lines)
+    rewritten = (
+        " (it was missing: written again)" if "batch_file_rewritten" in info else ""
+    )
+    return (
+        f"Pending batch: {directory / info['pending_batch']}{rewritten}, "
+        f"{info['n_pending']} compound(s) still to measure."
+    )
