@@ -4,6 +4,7 @@ import numpy as np
 import torch
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
 
 from ._module import _MemberLinear
@@ -107,6 +108,14 @@ class ResMLPClassifier(_ResMLPBase, NeuralNetClassifier):
         encoder.classes_ = self.classes_
         return encoder.transform(y).astype(np.int64)
 
+    def _prepare_valid_targets(self, y):
+        """Rows of a fixed validation set with a known label, and their codes."""
+        known = np.isin(y, self.classes_)
+        encoder = LabelEncoder()
+        encoder.classes_ = self.classes_
+        codes = encoder.transform(y[known]).astype(np.int64)
+        return (None if known.all() else np.flatnonzero(known)), codes
+
     def _grow_classes(self, old, new):
         positions = torch.as_tensor(np.searchsorted(new, old))
 
@@ -192,6 +201,41 @@ class ResMLPClassifier(_ResMLPBase, NeuralNetClassifier):
         """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+    def predict_proba_mc(self, X, n_passes=5, random_state=None):
+        """Class probabilities under Monte Carlo dropout (Gal et al., 2016).
+
+        The network runs ``n_passes`` times with dropout on, each pass with
+        new dropout masks, as in the BALD agent of the paper's code. With a
+        committee, every member gives one sample per pass.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        n_passes : int, default=5
+            Stochastic forward passes (the paper's code uses 5).
+        random_state : int, RandomState instance or None, default=None
+            Seeds the dropout masks (a local torch generator); None uses the
+            net's ``random_state``, so that a seeded net gives the same
+            samples on every call.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_passes, n_members, n_samples, n_classes)
+            Softmax probabilities of every pass and member; columns follow
+            ``classes_``.
+
+        Raises
+        ------
+        ValueError
+            If the network has no dropout (``module__dropout=0``).
+        """
+        check_is_fitted(self)
+        self._check_mc_dropout(n_passes)
+        logits = self._member_outputs(
+            X, n_passes=n_passes, random_state=self._mc_random_state(random_state)
+        )
+        return torch.softmax(torch.from_numpy(logits).double(), dim=-1).numpy()
 
     def predict_members(self, X):
         """Label predicted by each committee member.

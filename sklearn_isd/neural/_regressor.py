@@ -90,6 +90,11 @@ class ResMLPRegressor(_ResMLPBase, NeuralNetRegressor):
             self.y_mean_, self.y_scale_ = mean, scale
         return ((y - self.y_mean_) / self.y_scale_).astype(np.float32)
 
+    def _prepare_valid_targets(self, y):
+        """A fixed validation set's target, standardised like the training one."""
+        y = np.asarray(y, dtype=np.float64)
+        return None, ((y - self.y_mean_) / self.y_scale_).astype(np.float32)
+
     def _rescale_head(self, mean, scale):
         # out_new * scale + mean == out_old * y_scale_ + y_mean_
         a = self.y_scale_ / scale
