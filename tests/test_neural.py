@@ -674,3 +674,185 @@ def test_predict_proba_mc():
     no_dropout = ResMLPClassifier(max_epochs=1, module__dropout=0.0, **FAST).fit(X, y)
     with pytest.raises(ValueError, match="needs dropout"):
         no_dropout.predict_proba_mc(X)
+
+
+# ---------------------------------------------------------------------------
+# Label matrices: one head per output, masked loss, class weights
+# ---------------------------------------------------------------------------
+
+
+def _matrix(n=240, seed=0, missing=0.3):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, 5))
+    Y = np.column_stack(
+        [X[:, 0] > 0, X[:, 1] + X[:, 2] > 0, X[:, 3] > 0.8]  # the last is rare
+    ).astype(float)
+    Y[rng.uniform(size=Y.shape) < missing] = np.nan
+    return X, Y
+
+
+def test_multitask_module_has_one_head_per_task():
+    net = ResMLP(6, 2, hidden_size=8, n_members=3, n_tasks=4)
+    assert net.head.weight.shape == (3, 8, 4 * 2)  # a linear head per task
+    deep = ResMLP(
+        6, 2, hidden_size=8, n_members=3, n_tasks=4, n_head_layers=2, head_hidden_size=5
+    ).eval()
+    assert [tuple(layer.weight.shape) for layer in deep.head_layers] == [
+        (3, 4, 8, 5),
+        (3, 4, 5, 5),
+    ]
+    assert deep.head.weight.shape == (3, 4, 5, 2)
+    X = torch.randn(7, 6)
+    out = deep(X)
+    assert out.shape == (3, 7, 8)
+    act = torch.nn.functional.leaky_relu
+    for m in range(3):
+        h = act(X @ deep.input.weight[m] + deep.input.bias[m, 0])
+        for block in deep.blocks:
+            inner = act(h @ block.linear1.weight[m] + block.linear1.bias[m, 0])
+            h = act(h + inner @ block.linear2.weight[m] + block.linear2.bias[m, 0])
+        for t in range(4):
+            g = h
+            for layer in deep.head_layers:
+                g = act(g @ layer.weight[m, t] + layer.bias[m, t, 0])
+            task = g @ deep.head.weight[m, t] + deep.head.bias[m, t, 0]
+            torch.testing.assert_close(out[m, :, 2 * t : 2 * t + 2], task)
+
+
+def test_masked_loss_ignores_missing_cells():
+    X, Y = _matrix()
+    clf = ResMLPClassifier(n_members=2, max_epochs=2, **FAST).fit(X, Y)
+    codes = clf._prepare_targets(Y, "partial")
+    assert (codes[np.isnan(Y)] == -1).all()
+    y_pred = torch.randn(2, len(X), 3 * 2, requires_grad=True)
+    loss = clf.get_loss(y_pred, torch.from_numpy(codes))
+    logp = torch.log_softmax(y_pred.detach().reshape(2, len(X), 3, 2), dim=-1)
+    labelled = codes >= 0
+    manual = [
+        -np.mean(
+            [logp[m, i, j, codes[i, j]].item() for i, j in zip(*np.nonzero(labelled))]
+        )
+        for m in range(2)
+    ]
+    np.testing.assert_allclose(loss.item(), np.mean(manual), rtol=1e-5)
+    loss.backward()
+    grad = y_pred.grad.reshape(2, len(X), 3, 2)
+    assert torch.all(grad[:, torch.from_numpy(~labelled)] == 0)
+    assert torch.all(grad[:, torch.from_numpy(labelled)].abs().sum(-1) > 0)
+
+    values = np.where(np.isnan(Y), Y, X[:, :3])
+    reg = ResMLPRegressor(max_epochs=2, **FAST).fit(X, values)
+    target = torch.from_numpy(reg._prepare_targets(values, "partial"))
+    pred = torch.randn(1, len(X), 3, requires_grad=True)
+    loss = reg.get_loss(pred, target)
+    ok = ~torch.isnan(target)
+    np.testing.assert_allclose(
+        loss.item(), ((pred[0][ok] - target[ok]) ** 2).mean().item(), rtol=1e-5
+    )
+    loss.backward()
+    assert torch.all(pred.grad[0][~ok] == 0)
+
+
+def test_multioutput_classifier_predictions_and_screen_protocol():
+    X, Y = _matrix()
+    clf = ResMLPClassifier(
+        n_members=3, max_epochs=30, module__n_head_layers=1, **FAST
+    ).fit(X, Y)
+    assert clf.n_outputs_ == 3 and len(clf.classes_) == 3
+    assert clf.module_.n_tasks == 3 and len(clf.module_.head_layers) == 1
+    proba = clf.predict_proba(X[:10])
+    assert isinstance(proba, list) and [p.shape for p in proba] == [(10, 2)] * 3
+    pred = clf.predict(X)
+    assert pred.shape == (len(X), 3)
+    np.testing.assert_array_equal(
+        pred[:10],
+        np.column_stack([c[p.argmax(1)] for c, p in zip(clf.classes_, proba)]),
+    )
+    assert clf.predict_members(X[:10]).shape == (3, 10, 3)
+    mc = clf.predict_proba_mc(X[:10], n_passes=4)
+    assert [m.shape for m in mc] == [(4, 3, 10, 2)] * 3
+    labelled = ~np.isnan(Y)
+    expected = (pred == Y)[labelled].mean()
+    assert clf.score(X, Y) == pytest.approx(expected)
+    assert clf.score(X, Y) > 0.75
+    # Acquisition scores per cell, as a matrix screen reduces them.
+    from sklearn_isd import acquisition as acq
+
+    assert acq.least_confidence(clf, X[:10]).shape == (10, 3)
+    assert acq.vote_entropy(clf, X[:10]).shape == (10, 3)
+    assert acq.bald(clf, X[:10]).shape == (10, 3)
+
+
+def test_multioutput_in_a_matrix_screen():
+    from sklearn_isd import HybridScreenCV
+
+    X, Y = _matrix(n=300, missing=0.1)
+    screen = HybridScreenCV(
+        ResMLPClassifier(max_epochs=5, **FAST),
+        batch_size=40,
+        stopping=None,
+        max_fraction=0.5,
+        random_state=0,
+    ).fit(X, Y)
+    assert screen.transduction_.shape == Y.shape
+    assert screen.history_["n_observed"][-1] == 150
+
+
+def test_balanced_class_weights_per_output():
+    X, Y = _matrix(missing=0.0)
+    clf = ResMLPClassifier(class_weight="balanced", max_epochs=1, **FAST).fit(X, Y)
+    for j in range(3):
+        counts = np.bincount(Y[:, j].astype(int))
+        np.testing.assert_allclose(
+            clf.class_weight_[j], len(Y) / (2 * counts), rtol=1e-6
+        )
+    codes = torch.from_numpy(clf._prepare_targets(Y, "partial"))
+    y_pred = torch.randn(1, len(X), 6)
+    logp = torch.log_softmax(y_pred.reshape(1, len(X), 3, 2), dim=-1)[0]
+    w = torch.as_tensor(clf.class_weight_)
+    cells = [
+        -w[j, codes[i, j]] * logp[i, j, codes[i, j]]
+        for i in range(len(X))
+        for j in range(3)
+    ]
+    np.testing.assert_allclose(
+        clf.get_loss(y_pred, codes).item(), torch.stack(cells).mean().item(), rtol=1e-5
+    )
+    # Balanced weights raise the recall of the rare class.
+    plain = ResMLPClassifier(max_epochs=40, **FAST).fit(X, Y)
+    balanced = ResMLPClassifier(class_weight="balanced", max_epochs=40, **FAST).fit(
+        X, Y
+    )
+    rare = Y[:, 2] == 1
+    recall = [(m.predict(X)[rare, 2] == 1).mean() for m in (plain, balanced)]
+    assert recall[1] >= recall[0]
+    with pytest.raises(ValueError, match="one dict per output"):
+        ResMLPClassifier(class_weight={0: 2.0}, max_epochs=1, **FAST).fit(X, Y)
+    single = ResMLPClassifier(class_weight={0: 3.0}, max_epochs=1, **FAST)
+    single.fit(X, Y[:, 0])
+    np.testing.assert_allclose(single.class_weight_, [[3.0, 1.0]])
+
+
+def test_multioutput_regressor_and_fixed_validation():
+    X, Y = _matrix()
+    target = np.where(np.isnan(Y), np.nan, 10 * X[:, :3] + [0, 100, -50])
+    X_val, Y_val = _matrix(seed=1)
+    val = np.where(np.isnan(Y_val), np.nan, 10 * X_val[:, :3] + [0, 100, -50])
+    reg = ResMLPRegressor(
+        n_members=2, max_epochs=30, train_split=(X_val, val), **FAST
+    ).fit(X, target)
+    np.testing.assert_allclose(reg.y_mean_, np.nanmean(target, axis=0))
+    assert reg.predict(X).shape == (len(X), 3)
+    assert reg.predict_members(X[:4]).shape == (2, 4, 3)
+    assert reg.score(X, target) > 0.5
+    assert np.isfinite(reg.history_[-1, "valid_loss"])
+    # Warm start: re-standardising the target keeps the predictions.
+    reg.set_params(warm_start=True, lr=1e-12, max_epochs=1, train_split=None)
+    before = reg.predict(X)
+    reg.fit(X, target * 2 + 7)
+    np.testing.assert_allclose(reg.predict(X), before, rtol=1e-4, atol=1e-3)
+    clf = ResMLPClassifier(max_epochs=2, train_split=(X_val, Y_val), **FAST).fit(X, Y)
+    assert np.isfinite(clf.history_[-1, "valid_loss"])
+    with pytest.raises(ValueError, match="no label"):
+        empty = np.c_[Y[:, :2], np.full(len(X), np.nan)]
+        ResMLPClassifier(max_epochs=1, **FAST).fit(X, empty)

@@ -9,7 +9,12 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
 from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
 from skorch.dataset import ValidSplit
 from skorch.utils import to_numpy, to_tensor
@@ -38,6 +43,17 @@ _RESERVED_MODULE_KWARGS = {
 }
 
 
+def _ndim(y):
+    """Dimensions of an array-like, without numpy's array functions."""
+    shape = getattr(y, "shape", None)
+    if shape is not None:
+        return len(shape)
+    try:
+        return np.asarray(y).ndim
+    except ValueError:  # ragged: left to the validation to reject
+        return 1
+
+
 class _ResMLPBase:
     """What the classifier and the regressor share; mixed in before skorch."""
 
@@ -47,6 +63,8 @@ class _ResMLPBase:
     history_ = None
     initialized_ = False
     virtual_params_ = types.MappingProxyType({})
+    # Whether the last fit saw a label matrix (2-d y); fitted state.
+    _multioutput = False
 
     _parameter_constraints = {
         "module": [type],
@@ -175,6 +193,7 @@ class _ResMLPBase:
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.target_tags.multi_output = True
         try:
             tags.non_deterministic = torch.device(self.device).type != "cpu"
         except (RuntimeError, TypeError):
@@ -226,6 +245,8 @@ class _ResMLPBase:
         if generator is None:
             seed = check_random_state(self.random_state).randint(_SEED_MAX)
             generator = torch.Generator().manual_seed(int(seed))
+        if vars(self).get("_multioutput"):
+            kwargs["n_tasks"] = self.n_outputs_
         self.module_ = self.module(
             n_features=self.n_features_in_,
             n_outputs=self._n_outputs(),
@@ -266,11 +287,19 @@ class _ResMLPBase:
         if n - n_valid < 1:
             return dataset, None  # too few samples to hold any out
         stratify = None
-        if self._stratify_split and dataset.y is not None:
-            counts = np.bincount(dataset.y[dataset.indices])
+        labels = None if dataset.y is None else dataset.y[dataset.indices]
+        if labels is not None and labels.ndim == 2 and labels.shape[1] == 1:
+            labels = labels[:, 0]  # one output: split as for a 1-d y
+        if self._stratify_split and labels is not None and labels.ndim == 1:
+            counts = np.bincount(labels[labels >= 0])
             counts = counts[counts > 0]
-            if counts.min() >= 2 and min(n_valid, n - n_valid) >= len(counts):
-                stratify = dataset.y[dataset.indices]
+            complete = labels.min() >= 0
+            if (
+                complete
+                and counts.min() >= 2
+                and min(n_valid, n - n_valid) >= len(counts)
+            ):
+                stratify = labels
         split = ValidSplit(
             self.validation_fraction,
             stratified=stratify is not None,
@@ -360,15 +389,34 @@ class _ResMLPBase:
             and (incremental or self.warm_start)
             and getattr(self.module_, "n_members", None) == self.n_members
         )
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=not keep,
-            accept_sparse="csr",
-            dtype=np.float32,
-            y_numeric=not self._stratify_split,
-        )
+        multi = y is not None and _ndim(y) == 2
+        keep = keep and vars(self).get("_multioutput", False) == multi
+        if multi:
+            # A label matrix: one output per column, NaN (or None) where a
+            # cell has no label; the loss skips those cells.
+            X = validate_data(
+                self, X, reset=not keep, accept_sparse="csr", dtype=np.float32
+            )
+            y = check_array(
+                y,
+                ensure_2d=True,
+                ensure_all_finite="allow-nan",
+                dtype=None if self._stratify_split else np.float64,
+                input_name="y",
+            )
+            check_consistent_length(X, y)
+        else:
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                reset=not keep,
+                accept_sparse="csr",
+                dtype=np.float32,
+                y_numeric=not self._stratify_split,
+            )
+        self._multioutput = multi
+        self.n_outputs_ = y.shape[1] if multi else 1
         rng = check_random_state(self.random_state)
         self._seed_fit(rng, device)
         try:
@@ -667,6 +715,15 @@ _COMMON_PARAMS = """
         is stored and makes ``fit`` raise a TypeError."""
 
 _COMMON_NOTES = """
+    A 2-d ``y`` (a label matrix: compounds x genes, compounds x assays) makes
+    a multi-output net: one shared trunk and one head per column (see
+    ``module__n_head_layers`` and ``module__head_hidden_size`` of
+    :class:`ResMLP` for heads with hidden layers, as in the paper's
+    multi-task network). A cell without a label (NaN, or None in an object
+    array) adds nothing to the loss, so a matrix screen's partly measured
+    rows train the net as they are; the loss of a mini-batch is the mean
+    over its labelled cells.
+
     Inputs are validated with scikit-learn and cast to float32; a scipy.sparse
     matrix (e.g. ECFP fingerprints) is converted to CSR and densified one
     mini-batch at a time. Training losses are summed over members, so each
