@@ -75,6 +75,7 @@ __all__ = [
     "distance_to_set",
     "entropy",
     "get_acquisition",
+    "inclusion_probabilities",
     "least_confidence",
     "margin",
     "member_predictions",
@@ -786,6 +787,24 @@ def inclusion_probabilities(weights, k):
     with certainty and the rest is shared again. If fewer than ``k`` items
     have a positive weight, they are all certain and the remaining draws
     are shared equally among the others.
+
+    Parameters
+    ----------
+    weights : array-like of shape (n_items,)
+        Non-negative sampling weights.
+    k : int
+        Batch size, at most ``n_items``.
+
+    Returns
+    -------
+    pi : ndarray of shape (n_items,)
+        Inclusion probabilities in [0, 1], summing to ``k``.
+
+    Examples
+    --------
+    >>> from sklearn_isd.acquisition import inclusion_probabilities
+    >>> inclusion_probabilities([8.0, 1.0, 1.0, 0.0], 2).tolist()
+    [1.0, 0.5, 0.5, 0.0]
     """
     weights = np.asarray(weights, dtype=float)
     n = weights.size
