@@ -516,7 +516,7 @@ def _binary(X):
     return X
 
 
-class Diversity:
+class Diversity(BaseEstimator):
     """Distance to the measured set: acquire what is least like it.
 
     The score of an inference-set item is its distance to the measured
@@ -553,9 +553,6 @@ class Diversity:
     def __init__(self, metric="tanimoto", reduce="min"):
         self.metric = metric
         self.reduce = reduce
-
-    def __repr__(self):
-        return f"Diversity(metric={self.metric!r}, reduce={self.reduce!r})"
 
     def bind(self, estimator, X_measured):
         """The score of one round: distance to ``X_measured``.
@@ -910,7 +907,7 @@ def _seed_of(random_state):
     return int(check_random_state(random_state).randint(2**31 - 1))
 
 
-class StochasticBatch:
+class StochasticBatch(BaseEstimator):
     """A score whose top-k is a stochastic batch (Kirsch et al., TMLR 2023).
 
     The scores of ``acquisition`` are tilted into sampling weights ``w``
@@ -962,12 +959,6 @@ class StochasticBatch:
         self.beta = beta
         self.aggregate = aggregate
         self.random_state = random_state
-
-    def __repr__(self):
-        return (
-            f"StochasticBatch({self.acquisition!r}, mode={self.mode!r}, "
-            f"beta={self.beta!r}, random_state={self.random_state!r})"
-        )
 
     def check(self, estimator):
         """Raise a clear error if the tilted acquisition cannot score."""

@@ -483,3 +483,31 @@ def test_diversity_in_a_screen_takes_the_farthest_items():
         tenth = np.sort(far)[::-1][9]
         chosen = far[np.isin(pool, batch)]
         assert chosen.min() >= tenth  # the batch is 10 of the farthest
+
+
+def test_acquisition_objects_are_stored_in_a_campaign(tmp_path):
+    from sklearn.base import clone
+
+    from sklearn_isd import HybridScreenCV
+
+    X, y = make_classification(n_samples=300, n_features=6, random_state=0)
+    for acquisition in (
+        acq.Mixture([("least_confidence", 0.8), ("random", 0.2)], random_state=0),
+        acq.StochasticBatch("margin", mode="softmax", beta=3.0, random_state=1),
+    ):
+        screen = HybridScreenCV(
+            LogisticRegression(),
+            acquisition=acquisition,
+            batch_size=30,
+            stopping=None,
+            max_fraction=0.3,
+            random_state=0,
+        )
+        screen.ask(X)
+        screen.tell(screen.ask(), y[screen.ask()])
+        path = tmp_path / f"{type(acquisition).__name__}.isd.npz"
+        screen.save(path)
+        loaded = HybridScreenCV.load(path, X)
+        assert repr(loaded.acquisition) == repr(acquisition)
+        np.testing.assert_array_equal(loaded.ask(), screen.ask())
+        assert repr(clone(acquisition)) == repr(acquisition)
