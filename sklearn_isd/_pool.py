@@ -327,13 +327,19 @@ def fit_round(estimator, setup, state, library, previous, *, n_jobs, before=None
         is_classifier=setup.is_classifier,
     )
     t1 = time.perf_counter()
+    acquisition = setup.acquisition
+    bind = getattr(acquisition, "bind", None)
+    if bind is not None and not single_class:
+        # Scores that need the measured items (diversity) get them once per
+        # round, as a bound score (see sklearn_isd.acquisition).
+        acquisition = bind(model, _safe_indexing(library, state.observed_indices))
     pool = score_pool(
         model,
         library,
         np.flatnonzero(~state.observed_mask),
         labels.shape[1:],
         labels.dtype,
-        acquisition=setup.acquisition,
+        acquisition=acquisition,
         use_proba=setup.is_classifier and hasattr(model, "predict_proba"),
         single_class=single_class,
         aggregate=setup.aggregate,

@@ -18,8 +18,23 @@ margin              classifier  ``1 - (p_(1) - p_(2))``, top-two gap
 entropy             classifier  ``-sum_y p(y|x) log p(y|x)``
 vote_entropy        classifier  entropy of the committee's votes (Eq. 4)
 std                 regressor   spread of a committee (or predictive std)
+bald                classifier  mutual information under MC dropout (BALD)
+diversity           any         distance to the measured set (Tanimoto)
 random              any         constant; the batch is drawn at random
 ==================  ==========  ==============================================
+
+Objects for what a name cannot say: :class:`Diversity` (metric and
+reduction), :class:`Mixture` (a batch composed from several acquisitions by
+weights, e.g. 80 % least confidence and 20 % random, as in the paper's code)
+and :class:`StochasticBatch` (a batch drawn with probabilities tilted by the
+scores instead of the top scores, Kirsch et al., 2023). :func:`sample_batch`
+draws such a batch from given scores and returns the inclusion probability of
+every chosen item.
+
+Acquisitions that need the measured items (``diversity``, and a
+:class:`Mixture` or :class:`StochasticBatch` holding one) have a
+``bind(estimator, X_measured)`` method returning the score of one round;
+a screen calls it after refitting, before scoring the inference set.
 
 Committees. ``vote_entropy`` and ``std`` read the members' predictions
 through :func:`member_predictions`: an estimator exposing
@@ -32,10 +47,13 @@ regressor whose ``predict`` takes ``return_std=True`` (Gaussian processes).
 
 import inspect
 from dataclasses import dataclass
+from numbers import Integral, Real
 
+import joblib
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import entr
-from sklearn.base import is_classifier, is_regressor
+from sklearn.base import BaseEstimator, is_classifier, is_regressor
 from sklearn.ensemble import (
     BaggingClassifier,
     BaggingRegressor,
@@ -50,12 +68,19 @@ from sklearn.pipeline import Pipeline
 
 __all__ = [
     "ACQUISITION_FUNCTIONS",
+    "Diversity",
+    "Mixture",
+    "StochasticBatch",
+    "bald",
+    "distance_to_set",
     "entropy",
     "get_acquisition",
+    "inclusion_probabilities",
     "least_confidence",
     "margin",
     "member_predictions",
     "random",
+    "sample_batch",
     "std",
     "vote_entropy",
 ]
@@ -341,6 +366,644 @@ def _is_committee(estimator):
 
 
 # --------------------------------------------------------------------------
+# BALD: mutual information under Monte Carlo dropout
+# --------------------------------------------------------------------------
+def _bald_from_samples(samples):
+    """BALD score from probability samples of shape (n_draws, n, n_classes)."""
+    mean = samples.mean(axis=0)
+    total = entr(mean).sum(axis=-1)
+    expected = entr(samples).sum(axis=-1).mean(axis=0)
+    return np.maximum(total - expected, 0.0)
+
+
+def bald(estimator, X, *, n_passes=5, random_state=None):
+    """BALD: mutual information between prediction and weights (Houlsby 2011).
+
+    ``H[mean_s p_s(y|x)] - mean_s H[p_s(y|x)]`` over samples ``p_s`` of the
+    class probabilities, here Monte Carlo dropout passes (Gal et al., 2017):
+    high where the samples disagree, not merely where each is unsure. As the
+    BALD agent of the paper's code (5 passes, dropout on, entropies in
+    nats). With a committee (``n_members > 1``) every member gives a sample
+    per pass, so member disagreement counts too.
+
+    Parameters
+    ----------
+    estimator : fitted classifier with ``predict_proba_mc``
+        A :class:`~sklearn_isd.ResMLPClassifier` trained with dropout
+        (``module__dropout > 0``), possibly the last step of a pipeline.
+    X : array-like of shape (n_samples, ...)
+        Items to score.
+    n_passes : int, default=5
+        Stochastic forward passes. Use :func:`functools.partial` to change
+        it in a screen: ``acquisition=partial(bald, n_passes=20)``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the dropout masks; None uses the net's ``random_state`` (the
+        screen seeds it), so a seeded screen is reproducible.
+
+    Returns
+    -------
+    scores : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        Mutual information in nats, >= 0; per output for a multi-output net.
+    """
+    final, Xt = _split_pipeline(estimator, X)
+    if not hasattr(final, "predict_proba_mc"):
+        raise TypeError(
+            f"bald needs Monte Carlo dropout samples, which {type(final).__name__} "
+            "does not provide (predict_proba_mc); use a ResMLPClassifier with "
+            "dropout, or another acquisition."
+        )
+    samples = final.predict_proba_mc(Xt, n_passes=n_passes, random_state=random_state)
+    if isinstance(samples, list):  # multi-output: one array per output
+        return np.column_stack([_bald_from_samples(_flatten_draws(s)) for s in samples])
+    return _bald_from_samples(_flatten_draws(samples))
+
+
+def _flatten_draws(samples):
+    """(n_passes, n_members, n, k) -> (n_passes * n_members, n, k)."""
+    samples = np.asarray(samples, dtype=float)
+    return samples.reshape(-1, *samples.shape[-2:])
+
+
+def _has_mc_dropout(estimator):
+    final = _final_estimator(estimator)
+    if not hasattr(final, "predict_proba_mc"):
+        return False
+    dropout = final.get_params().get("module__dropout", 0.0)
+    return dropout is not None and dropout > 0
+
+
+# --------------------------------------------------------------------------
+# Diversity: distance to the measured set
+# --------------------------------------------------------------------------
+#: Entries of one block of the similarity matrix (rows x measured items).
+_BLOCK_ENTRIES = 2**22
+
+
+def distance_to_set(X, Y, *, metric="tanimoto", reduce="min"):
+    """Distance of each row of ``X`` to the set of rows ``Y``.
+
+    Computed in blocks of rows of ``X`` (each block times all of ``Y`` holds
+    at most about 4 million similarities), never as a full matrix; sparse
+    inputs stay sparse.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Items to score.
+    Y : {array-like, sparse matrix} of shape (n_reference, n_features)
+        The set (e.g. the measured items).
+    metric : {"tanimoto", "cosine"}, default="tanimoto"
+        ``"tanimoto"``: ``1 - |a & b| / |a | b|`` on binary fingerprints
+        (non-zero entries count as set bits; two empty fingerprints are at
+        distance 0). ``"cosine"``: ``1 - a.b / (|a| |b|)`` (a zero row is at
+        distance 1 from everything).
+    reduce : {"min", "mean"}, default="min"
+        ``"min"``: distance to the nearest item of ``Y``; ``"mean"``: mean
+        distance to the items of ``Y`` (the diversity agents of the paper's
+        code).
+
+    Returns
+    -------
+    distances : ndarray of shape (n_samples,)
+        In [0, 1]; 1 for every row when ``Y`` is empty.
+    """
+    if metric not in ("tanimoto", "cosine"):
+        raise ValueError(f"metric must be 'tanimoto' or 'cosine', got {metric!r}.")
+    if reduce not in ("min", "mean"):
+        raise ValueError(f"reduce must be 'min' or 'mean', got {reduce!r}.")
+    X = _as_csr(X)
+    Y = _as_csr(Y)
+    if X.shape[1] != Y.shape[1]:
+        raise ValueError(f"X has {X.shape[1]} features but the set has {Y.shape[1]}.")
+    n, m = X.shape[0], Y.shape[0]
+    if m == 0:
+        return np.ones(n)
+    if metric == "tanimoto":
+        X, Y = _binary(X), _binary(Y)
+        x_norm = np.asarray(X.sum(axis=1)).ravel()
+        y_norm = np.asarray(Y.sum(axis=1)).ravel()
+    else:
+        x_norm = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+        y_norm = np.sqrt(np.asarray(Y.multiply(Y).sum(axis=1)).ravel())
+    Yt = Y.T.tocsr()
+    rows = max(1, _BLOCK_ENTRIES // m)
+    out = np.empty(n)
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        dots = (X[start:stop] @ Yt).toarray()
+        a = x_norm[start:stop, None]
+        if metric == "tanimoto":
+            union = a + y_norm[None, :] - dots
+            sim = np.divide(dots, union, out=np.ones_like(dots), where=union > 0)
+        else:
+            norms = a * y_norm[None, :]
+            sim = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+        best = sim.max(axis=1) if reduce == "min" else sim.mean(axis=1)
+        out[start:stop] = 1.0 - best
+    return np.clip(out, 0.0, 1.0)
+
+
+def _as_csr(X):
+    if sp.issparse(X):
+        return sp.csr_matrix(X, dtype=np.float64)
+    return sp.csr_matrix(np.asarray(X, dtype=np.float64))
+
+
+def _binary(X):
+    X = X.copy()
+    X.eliminate_zeros()
+    X.data[:] = 1.0
+    return X
+
+
+class Diversity(BaseEstimator):
+    """Distance to the measured set: acquire what is least like it.
+
+    The score of an inference-set item is its distance to the measured
+    items (:func:`distance_to_set`): by default the Tanimoto distance to the
+    nearest measured compound, on binary fingerprints. The paper's code has
+    such agents (``diversity_tanimoto``, ``diversity_cosine``) with the mean
+    distance to the acquired set from a precomputed library x library
+    matrix; here the distances are computed round by round in blocks,
+    sparse, never as an N x N matrix. Inside a pipeline, both sets go
+    through the pipeline's transformers first (e.g. SMILES to fingerprints).
+
+    The measured items come through :meth:`bind`, which a screen calls once
+    per round with the items measured so far; the bound object is the score
+    of that round. ``acquisition="diversity"`` is ``Diversity()``.
+
+    Parameters
+    ----------
+    metric : {"tanimoto", "cosine"}, default="tanimoto"
+        See :func:`distance_to_set`.
+    reduce : {"min", "mean"}, default="min"
+        Distance to the nearest measured item, or the mean distance (the
+        reference's agents).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_isd.acquisition import Diversity
+    >>> measured = np.array([[1, 1, 0, 0]])
+    >>> pool = np.array([[1, 1, 0, 0], [1, 0, 1, 0], [0, 0, 1, 1]])
+    >>> Diversity().bind(None, measured)(None, pool)
+    array([0.        , 0.66666667, 1.        ])
+    """
+
+    def __init__(self, metric="tanimoto", reduce="min"):
+        self.metric = metric
+        self.reduce = reduce
+
+    def bind(self, estimator, X_measured):
+        """The score of one round: distance to ``X_measured``.
+
+        Parameters
+        ----------
+        estimator : fitted estimator or None
+            The round's model; when it is a pipeline, its transformers map
+            ``X_measured`` (and later the scored items) to features.
+        X_measured : array-like of shape (n_measured, ...)
+            The items measured so far.
+
+        Returns
+        -------
+        score : callable
+            ``score(estimator, X) -> ndarray of shape (n_samples,)``.
+        """
+        if estimator is not None:
+            _, X_measured = _split_pipeline(estimator, X_measured)
+        return _BoundDiversity(self, _as_csr(X_measured))
+
+    def __call__(self, estimator, X):
+        raise ValueError(
+            "The diversity acquisition needs the measured items: call "
+            "bind(estimator, X_measured) first (a screen does so every round), "
+            "or use distance_to_set(X, X_measured)."
+        )
+
+
+class _BoundDiversity:
+    """A :class:`Diversity` score bound to one round's measured items."""
+
+    def __init__(self, diversity, measured):
+        self.diversity = diversity
+        self.measured = measured
+
+    def __call__(self, estimator, X):
+        if estimator is not None:
+            _, X = _split_pipeline(estimator, X)
+        return distance_to_set(
+            X, self.measured, metric=self.diversity.metric, reduce=self.diversity.reduce
+        )
+
+
+def _bind(acquisition, estimator, X_measured):
+    """``acquisition.bind(...)`` when it has one, else ``acquisition``."""
+    bind = getattr(acquisition, "bind", None)
+    return acquisition if bind is None else bind(estimator, X_measured)
+
+
+# --------------------------------------------------------------------------
+# Randomised acquisitions: a mixture of scores, stochastic batches
+# --------------------------------------------------------------------------
+def _call_rng(random_state, X):
+    """A generator for one call on ``X``.
+
+    An int ``random_state`` gives the same draws for the same ``X`` and
+    different ones for different ``X`` (the chunks of an inference set,
+    which changes every round); a RandomState instance or None (numpy's
+    global generator) gives a new base seed on every call.
+    """
+    if isinstance(random_state, Integral) and not isinstance(random_state, bool):
+        base = int(random_state)
+    elif isinstance(random_state, np.random.Generator):
+        base = int(random_state.integers(2**31 - 1))
+    else:
+        from sklearn.utils import check_random_state
+
+        base = int(check_random_state(random_state).randint(2**31 - 1))
+    return np.random.default_rng([base, int(joblib.hash(X)[:15], 16)])
+
+
+def _item_scores(acquisition, estimator, X, aggregate):
+    """One score per item from a component acquisition."""
+    scores = np.asarray(acquisition(estimator, X), dtype=float)
+    if scores.ndim == 2:
+        scores = np.asarray(_AGGREGATES.get(aggregate, aggregate)(scores, axis=1))
+    return scores
+
+
+_AGGREGATES = {"mean": np.mean, "max": np.max}
+
+
+def _ranks(scores, rng):
+    """0 for the highest score; ties in random order."""
+    order = np.lexsort((rng.random(scores.size), -scores))
+    ranks = np.empty(scores.size)
+    ranks[order] = np.arange(scores.size)
+    return ranks
+
+
+class Mixture(BaseEstimator):
+    """A batch composed from several acquisitions, in proportion to weights.
+
+    ``Mixture([("least_confidence", 0.8), ("random", 0.2)])`` fills 80 % of
+    every batch with the items least confidence ranks first and 20 % with
+    items drawn at random, like the paper's code, whose main script runs an
+    uncertainty agent mixed with random picks at 0.8 / 0.2 (``ActiveAgent``
+    with ``acq_weights``): the random part keeps exploring where the model
+    is confidently wrong.
+
+    It is a score, so it works in any screen: each component ranks the items
+    it is given (ties in random order), and an item's score is
+    ``-min_i (rank_i + 0.5) / (n * w_i)`` over the components ``i``. The
+    top ``b`` scores are then the top ``w_i b`` items of each component,
+    within one item, an item wanted by two components counting once (the
+    reference instead lets the component of smallest weight choose first).
+    Ranks are relative to the number ``n`` of items scored together, so a
+    screen that scores its inference set in chunks gets the same proportions
+    from every chunk.
+
+    Parameters
+    ----------
+    components : list of (acquisition, weight)
+        Acquisition names (see :data:`ACQUISITION_FUNCTIONS`) or callables,
+        with positive weights, normalised to sum to 1.
+    aggregate : {"mean", "max"} or callable, default="mean"
+        Reduction of per-output component scores (matrix screens) to one
+        score per item.
+    random_state : int, RandomState instance or None, default=None
+        Order of tied items (all of them for ``"random"``). An int gives
+        reproducible batches: draws depend on it and on the items scored,
+        which change every round.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_isd import HybridScreenCV
+    >>> from sklearn_isd.acquisition import Mixture
+    >>> screen = HybridScreenCV(
+    ...     LogisticRegression(),
+    ...     acquisition=Mixture([("least_confidence", 0.8), ("random", 0.2)],
+    ...                         random_state=0),
+    ... )
+    """
+
+    def __init__(self, components, *, aggregate="mean", random_state=None):
+        self.components = components
+        self.aggregate = aggregate
+        self.random_state = random_state
+
+    def _resolved(self):
+        """``[(score callable, weight)]`` with weights summing to 1."""
+        components = list(self.components)
+        if not components:
+            raise ValueError("Mixture needs at least one (acquisition, weight).")
+        resolved, weights = [], []
+        for item in components:
+            try:
+                acquisition, weight = item
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"Mixture components are (acquisition, weight) pairs, got {item!r}."
+                ) from None
+            if not isinstance(weight, Real) or not weight > 0:
+                raise ValueError(
+                    f"Mixture weights must be positive numbers, got {weight!r}."
+                )
+            if isinstance(acquisition, Mixture):
+                raise ValueError("A Mixture cannot hold another Mixture.")
+            resolved.append(get_acquisition(acquisition))
+            weights.append(float(weight))
+        weights = np.asarray(weights) / np.sum(weights)
+        return list(zip(resolved, weights, strict=True))
+
+    def check(self, estimator):
+        """Raise a clear error if a component cannot score with ``estimator``."""
+        for acquisition, _ in self.components:
+            get_acquisition(acquisition, estimator)
+
+    def bind(self, estimator, X_measured):
+        """The mixture of the components bound to one round (see :class:`Diversity`).
+
+        Parameters
+        ----------
+        estimator : fitted estimator
+        X_measured : array-like of shape (n_measured, ...)
+
+        Returns
+        -------
+        mixture : Mixture
+            A mixture of the bound components, same weights.
+        """
+        bound = [
+            (_bind(acquisition, estimator, X_measured), weight)
+            for acquisition, weight in self._resolved()
+        ]
+        return Mixture(bound, aggregate=self.aggregate, random_state=self.random_state)
+
+    def __call__(self, estimator, X):
+        from .utils._compat import _num_samples
+
+        components = self._resolved()
+        n = _num_samples(X)
+        rng = _call_rng(self.random_state, X)
+        key = np.full(n, np.inf)
+        for acquisition, weight in components:
+            if acquisition is ACQUISITION_FUNCTIONS["random"]:
+                scores = np.zeros(n)
+            else:
+                scores = _item_scores(acquisition, estimator, X, self.aggregate)
+            key = np.minimum(key, (_ranks(scores, rng) + 0.5) / (n * weight))
+        return -key
+
+
+def _tilt(scores, mode, beta):
+    """Unnormalised sampling weights of ``scores`` (Kirsch et al., 2023)."""
+    scores = np.asarray(scores, dtype=float)
+    if mode == "power":
+        return np.maximum(scores, 0.0) ** beta
+    if mode == "softmax":
+        return np.exp(beta * (scores - scores.max()))
+    if mode == "softrank":
+        ranks = np.empty(scores.size)
+        ranks[np.argsort(-scores, kind="stable")] = np.arange(1, scores.size + 1)
+        return ranks ** (-float(beta))
+    raise ValueError(f"mode must be 'power', 'softmax' or 'softrank', got {mode!r}.")
+
+
+def _check_beta(beta):
+    if not isinstance(beta, Real) or beta < 0 or not np.isfinite(beta):
+        raise ValueError(f"beta must be a finite number >= 0, got {beta!r}.")
+
+
+def inclusion_probabilities(weights, k):
+    """Inclusion probabilities proportional to ``weights``, summing to ``k``.
+
+    ``pi_i = min(1, c w_i)``: items whose share would exceed 1 are taken
+    with certainty and the rest is shared again. If fewer than ``k`` items
+    have a positive weight, they are all certain and the remaining draws
+    are shared equally among the others.
+
+    Parameters
+    ----------
+    weights : array-like of shape (n_items,)
+        Non-negative sampling weights.
+    k : int
+        Batch size, at most ``n_items``.
+
+    Returns
+    -------
+    pi : ndarray of shape (n_items,)
+        Inclusion probabilities in [0, 1], summing to ``k``.
+
+    Examples
+    --------
+    >>> from sklearn_isd.acquisition import inclusion_probabilities
+    >>> inclusion_probabilities([8.0, 1.0, 1.0, 0.0], 2).tolist()
+    [1.0, 0.5, 0.5, 0.0]
+    """
+    weights = np.asarray(weights, dtype=float)
+    n = weights.size
+    pi = np.zeros(n)
+    certain = np.zeros(n, dtype=bool)
+    while True:
+        rest = ~certain
+        left = k - certain.sum()
+        if left <= 0:
+            break
+        w = weights[rest]
+        total = w.sum()
+        share = left * w / total if total > 0 else np.full(w.size, left / w.size)
+        pi[rest] = share
+        over = np.zeros(n, dtype=bool)
+        over[rest] = share >= 1.0
+        if not over.any():
+            break
+        certain |= over
+        pi[certain] = 1.0
+    return pi
+
+
+def sample_batch(scores, k, *, mode="power", beta=1.0, random_state=None):
+    """Draw a batch with probabilities tilted by the scores, not the top-k.
+
+    Stochastic batch acquisition (Kirsch et al., TMLR 2023): item ``i`` is
+    included with probability ``pi_i`` proportional to a tilt of its score
+    (capped at 1, see below), so that a large batch is not ``k`` near
+    copies of the single most uncertain region. The batch is drawn by
+    systematic sampling with probabilities proportional to size (items in
+    random order, ``k`` equally spaced points on the cumulated ``pi``):
+    exactly ``k`` distinct items, each with inclusion probability exactly
+    ``pi_i``, which is what a stopping rule needs to weight the batch
+    (Horvitz-Thompson weights ``1 / pi_i``).
+
+    Parameters
+    ----------
+    scores : array-like of shape (n_items,)
+        Acquisition scores, higher first.
+    k : int
+        Batch size, at most ``n_items``.
+    mode : {"power", "softmax", "softrank"}, default="power"
+        Tilt of the scores: ``max(s, 0) ** beta`` (the default of Kirsch et
+        al. for non-negative scores), ``exp(beta * s)``, or
+        ``rank ** -beta`` (rank 1 for the highest score).
+    beta : float, default=1.0
+        Inverse temperature, >= 0. 0 draws uniformly; a large ``beta``
+        tends to the top-k.
+    random_state : int, RandomState, Generator or None, default=None
+        Source of the draw (a screen passes its round generator).
+
+    Returns
+    -------
+    indices : ndarray of int of shape (k,)
+        Positions in ``scores`` of the chosen items, highest score first.
+    probabilities : ndarray of shape (k,)
+        Their inclusion probabilities ``pi_i`` (1 for the items taken with
+        certainty); over all items, ``pi`` sums to ``k``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_isd.acquisition import sample_batch
+    >>> idx, pi = sample_batch([0.1, 0.4, 0.2, 0.3], 2, random_state=0)
+    >>> idx.size, bool(np.all(pi > 0))
+    (2, True)
+    """
+    scores = np.asarray(scores, dtype=float)
+    if scores.ndim != 1 or not np.all(np.isfinite(scores)):
+        raise ValueError("scores must be a 1-d array of finite numbers.")
+    n = scores.size
+    if not isinstance(k, Integral) or not 0 <= k <= n:
+        raise ValueError(f"k must be an integer in [0, {n}], got {k!r}.")
+    _check_beta(beta)
+    rng = (
+        random_state
+        if isinstance(random_state, np.random.Generator)
+        else np.random.default_rng(
+            None if random_state is None else _seed_of(random_state)
+        )
+    )
+    if k == 0:
+        return np.empty(0, dtype=np.intp), np.empty(0)
+    pi = inclusion_probabilities(_tilt(scores, mode, beta), k)
+    order = rng.permutation(n)
+    edges = np.cumsum(pi[order])
+    edges *= k / edges[-1]  # the cumulated pi ends at k exactly
+    points = rng.random() + np.arange(k)
+    positions = np.minimum(np.searchsorted(edges, points, side="right"), n - 1)
+    chosen = order[positions]
+    if np.unique(chosen).size != k:  # pragma: no cover - float edge case
+        raise RuntimeError("systematic sampling drew an item twice")
+    chosen = chosen[np.lexsort((chosen, -scores[chosen]))]
+    return chosen, pi[chosen]
+
+
+def _seed_of(random_state):
+    from sklearn.utils import check_random_state
+
+    if isinstance(random_state, Integral):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(2**31 - 1))
+
+
+class StochasticBatch(BaseEstimator):
+    """A score whose top-k is a stochastic batch (Kirsch et al., TMLR 2023).
+
+    The scores of ``acquisition`` are tilted into sampling weights ``w``
+    (``mode``, ``beta``, as in :func:`sample_batch`) and returned as
+    ``log w + Gumbel noise``: taking the top ``k`` of them (what a screen
+    does) draws ``k`` items without replacement, successively in proportion
+    to ``w`` (the Gumbel-top-k trick, the construction of Kirsch et al.).
+    Large batches then spread over uncertain regions instead of piling up in
+    the single most uncertain one. It works with any screen today; a loop
+    that needs each item's inclusion probability (to weight a stopping
+    bound) draws with :func:`sample_batch` instead.
+
+    Parameters
+    ----------
+    acquisition : str or callable, default="least_confidence"
+        The scores to tilt (non-negative for ``mode="power"``).
+    mode : {"power", "softmax", "softrank"}, default="power"
+        See :func:`sample_batch`.
+    beta : float, default=1.0
+        Inverse temperature; 0 draws uniformly.
+    aggregate : {"mean", "max"} or callable, default="mean"
+        Reduction of per-output scores (matrix screens).
+    random_state : int, RandomState instance or None, default=None
+        Source of the Gumbel noise; an int gives reproducible batches (the
+        noise depends on it and on the items scored).
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_isd import HybridScreenCV
+    >>> from sklearn_isd.acquisition import StochasticBatch
+    >>> screen = HybridScreenCV(
+    ...     LogisticRegression(),
+    ...     acquisition=StochasticBatch("least_confidence", random_state=0),
+    ... )
+    """
+
+    def __init__(
+        self,
+        acquisition="least_confidence",
+        *,
+        mode="power",
+        beta=1.0,
+        aggregate="mean",
+        random_state=None,
+    ):
+        self.acquisition = acquisition
+        self.mode = mode
+        self.beta = beta
+        self.aggregate = aggregate
+        self.random_state = random_state
+
+    def check(self, estimator):
+        """Raise a clear error if the tilted acquisition cannot score."""
+        _check_beta(self.beta)
+        _tilt(np.zeros(1), self.mode, self.beta)
+        get_acquisition(self.acquisition, estimator)
+
+    def bind(self, estimator, X_measured):
+        """The same stochastic batch over the tilted acquisition bound to a round.
+
+        Parameters
+        ----------
+        estimator : fitted estimator
+        X_measured : array-like of shape (n_measured, ...)
+
+        Returns
+        -------
+        score : StochasticBatch
+        """
+        acquisition = _bind(get_acquisition(self.acquisition), estimator, X_measured)
+        return StochasticBatch(
+            acquisition,
+            mode=self.mode,
+            beta=self.beta,
+            aggregate=self.aggregate,
+            random_state=self.random_state,
+        )
+
+    def __call__(self, estimator, X):
+        _check_beta(self.beta)
+        scores = _item_scores(
+            get_acquisition(self.acquisition), estimator, X, self.aggregate
+        )
+        weights = _tilt(scores, self.mode, self.beta)
+        # log(0) items keep a finite, lowest key: drawn only once the
+        # items of positive weight are exhausted.
+        with np.errstate(divide="ignore"):
+            log_w = np.log(weights)
+        floor = np.min(log_w[np.isfinite(log_w)], initial=0.0) - 1e6
+        log_w = np.where(np.isfinite(log_w), log_w, floor)
+        rng = _call_rng(self.random_state, X)
+        return log_w + rng.gumbel(size=scores.size)
+
+
+# --------------------------------------------------------------------------
 # Registry
 # --------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -359,6 +1022,14 @@ class _Acquisition:
 
     def __call__(self, estimator, X):
         return self.func(estimator, X)
+
+    def bind(self, estimator, X_measured):
+        """The score of one round, given the items measured so far.
+
+        Scores that need the measured items (``diversity``) return an
+        object bound to them; the others return themselves.
+        """
+        return _bind(self.func, estimator, X_measured)
 
     @property
     def score_from_proba(self):
@@ -399,6 +1070,12 @@ class _Acquisition:
                 "members. Wrap it, e.g. BaggingClassifier(estimator), use a random "
                 "forest or ResMLPClassifier(n_members=5)."
             )
+        if self.needs == "mc_dropout" and not _has_mc_dropout(estimator):
+            raise ValueError(
+                f"acquisition={self.name!r} needs Monte Carlo dropout, but {name} "
+                "has none. Use ResMLPClassifier with module__dropout > 0, or "
+                "another acquisition."
+            )
         if self.needs == "spread" and not (
             _is_committee(estimator) or _predict_accepts_return_std(estimator)
         ):
@@ -428,6 +1105,8 @@ ACQUISITION_FUNCTIONS = {
         ),
         _Acquisition("vote_entropy", vote_entropy, "classifier", None, "committee"),
         _Acquisition("std", std, "regressor", None, "spread"),
+        _Acquisition("bald", bald, "classifier", None, "mc_dropout"),
+        _Acquisition("diversity", Diversity(), None, None, None),
         _Acquisition("random", random, None, _constant_from_proba, None),
     )
 }
@@ -461,6 +1140,9 @@ def get_acquisition(acquisition, estimator=None):
         ``estimator``.
     """
     if callable(acquisition):
+        check = getattr(acquisition, "check", None)
+        if estimator is not None and check is not None:
+            check(estimator)
         return acquisition
     if acquisition == "auto":
         if estimator is None:

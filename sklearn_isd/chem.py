@@ -245,7 +245,10 @@ class MorganFingerprint(TransformerMixin, BaseEstimator):
     A stateless transformer: ``fit`` only validates the parameters, and
     ``transform`` maps each SMILES to the folded Morgan fingerprint computed
     by RDKit's ``rdFingerprintGenerator.GetMorganGenerator``. The defaults
-    give ECFP4 with 2048 bits, the features of the paper's QM9 experiments.
+    give ECFP4 with 2,048 bits, the usual length. The paper does not say how
+    many bits its QM9 features have; its public code computes them with
+    molfeat's ``ecfp`` defaults, radius 2 and 2,000 bits, which
+    ``MorganFingerprint(radius=2, n_bits=2000)`` reproduces bit for bit.
 
     Parameters
     ----------

@@ -87,6 +87,27 @@ def test_embedded_subset_matches_source_recipe():
     np.testing.assert_array_equal(qm9.target, full["gap"].to_numpy()[idx])
 
 
+def test_drop_duplicates_keeps_the_first_of_each_fingerprint():
+    pytest.importorskip("rdkit")
+    from sklearn_isd.chem import MorganFingerprint
+
+    full = load_qm9()
+    kept = load_qm9(drop_duplicates=True)
+    assert kept.data.size == 9997  # 3 molecules share an earlier fingerprint
+    np.testing.assert_array_equal(
+        kept.data, full.data[np.isin(full.qm9_index, kept.qm9_index)]
+    )
+    X = MorganFingerprint().transform(full.data).toarray().astype(bool)
+    rows = {row.tobytes(): i for i, row in reversed(list(enumerate(X)))}
+    first = np.sort(np.array(list(rows.values())))  # first row of each print
+    np.testing.assert_array_equal(kept.qm9_index, full.qm9_index[first])
+    np.testing.assert_array_equal(kept.target, full.target[first])
+    coarse = load_qm9(drop_duplicates=MorganFingerprint(n_bits=64))
+    assert coarse.data.size < kept.data.size
+    with pytest.raises(ValueError, match="drop_duplicates"):
+        load_qm9(drop_duplicates="yes")
+
+
 def test_regression_and_return_X_y():
     X, y = load_qm9(task="regression", return_X_y=True)
     qm9 = load_qm9(task="regression")

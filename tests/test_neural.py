@@ -108,8 +108,11 @@ def test_resmlp_init_law_and_independent_members():
     assert torch.equal(again.head.weight, net.head.weight)
 
 
-def test_resmlp_batched_forward_equals_each_member_alone():
-    net = ResMLP(6, 3, hidden_size=8, n_blocks=2, n_members=3).eval()
+@pytest.mark.parametrize("architecture", ["reference", "identity"])
+def test_resmlp_batched_forward_equals_each_member_alone(architecture):
+    net = ResMLP(
+        6, 3, hidden_size=8, n_blocks=2, n_members=3, architecture=architecture
+    ).eval()
     X = torch.randn(5, 6)
     out = net(X)
     act = torch.nn.functional.leaky_relu
@@ -121,6 +124,8 @@ def test_resmlp_batched_forward_equals_each_member_alone():
         h = act(lin(net.input, X))
         for block in net.blocks:
             h = h + lin(block.linear2, act(lin(block.linear1, h)))
+            if architecture == "reference":  # LeakyReLU after the residual sum
+                h = act(h)
         torch.testing.assert_close(out[m], lin(net.head, h))
 
 
@@ -485,3 +490,369 @@ def test_cuda_matches_cpu_closely():
     gpu = ResMLPClassifier(device="cuda", **kwargs).fit(X, y)
     assert gpu.module_.input.weight.is_cuda
     np.testing.assert_allclose(gpu.predict_proba(X), cpu.predict_proba(X), atol=0.05)
+
+
+# ---------------------------------------------------------------------------
+# The reference architecture (the paper's public code) and the earlier one
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("architecture", ["reference", "identity"])
+def test_resmlp_dropout_placement_in_training(architecture):
+    """Reference: dropout after every block, applied to LeakyReLU(h + f(h)).
+
+    Identity: one dropout, before the head. The masks are drawn in layer
+    order from the given generator, so a manual forward with the same
+    generator reproduces the module exactly.
+    """
+    p = 0.3
+    net = ResMLP(
+        6, 2, hidden_size=16, n_blocks=3, dropout=p, architecture=architecture
+    ).train()
+    X = torch.randn(5, 6)
+    out = net(X, generator=torch.Generator().manual_seed(7))
+    gen = torch.Generator().manual_seed(7)
+    act = torch.nn.functional.leaky_relu
+
+    def lin(layer, h):
+        return h @ layer.weight[0] + layer.bias[0, 0]
+
+    def drop(h):
+        mask = torch.empty_like(h).bernoulli_(1 - p, generator=gen)
+        return h * mask / (1 - p)
+
+    h = act(lin(net.input, X))
+    for block in net.blocks:
+        h = h + lin(block.linear2, act(lin(block.linear1, h)))
+        if architecture == "reference":
+            h = drop(act(h))
+    if architecture == "identity":
+        h = drop(h)
+    torch.testing.assert_close(out[0], lin(net.head, h))
+    assert [b.activate_sum for b in net.blocks] == [architecture == "reference"] * 3
+
+
+def test_default_architecture_is_the_reference():
+    X, y = _blobs(n=60)
+    clf = ResMLPClassifier(max_epochs=1, **FAST).fit(X, y)
+    assert clf.get_params()["module__architecture"] == "reference"
+    assert clf.module_.architecture == "reference"
+    old = clf.set_params(module__architecture="identity").fit(X, y)
+    assert old.module_.architecture == "identity"
+    with pytest.raises(ValueError, match="module__architecture"):
+        clf.set_params(module__architecture="resnet").fit(X, y)
+
+
+def test_module_pickled_before_the_architecture_option_is_identity():
+    net = ResMLP(4, 2, hidden_size=8)
+    state = dict(vars(net))
+    for key in ("architecture", "n_tasks", "n_head_layers", "head_hidden_size"):
+        del state[key]
+    state["_modules"] = dict(state["_modules"])
+    del state["_modules"]["head_layers"]
+    for block in state["_modules"]["blocks"]:
+        del vars(block)["activate_sum"]
+    old = ResMLP.__new__(ResMLP)
+    old.__setstate__(state)
+    for block in old.blocks:
+        block.__setstate__(dict(vars(block)))
+    assert old.architecture == "identity" and len(old.head_layers) == 0
+    assert not any(b.activate_sum for b in old.blocks)
+    assert old(torch.zeros(3, 4)).shape == (1, 3, 2)
+
+
+# ---------------------------------------------------------------------------
+# A fixed validation set (train_split)
+# ---------------------------------------------------------------------------
+
+
+def _validation_blobs():
+    X, y = _blobs(n=200, seed=0)
+    X_val, y_val = _blobs(n=150, seed=1)
+    return X, y, X_val, y_val
+
+
+def test_fixed_validation_trains_on_every_sample():
+    X, y, X_val, y_val = _validation_blobs()
+    kwargs = FAST | dict(max_epochs=4, patience=None)
+    fixed = ResMLPClassifier(train_split=(X_val, y_val), **kwargs).fit(X, y)
+    everything = ResMLPClassifier(validation_fraction=None, **kwargs).fit(X, y)
+    np.testing.assert_array_equal(fixed.predict_proba(X), everything.predict_proba(X))
+    held_out = ResMLPClassifier(**kwargs).fit(X, y)  # 10 % held out
+    assert not np.array_equal(fixed.predict_proba(X), held_out.predict_proba(X))
+
+
+def test_fixed_validation_loss_is_the_loss_on_that_set():
+    X, y, X_val, y_val = _validation_blobs()
+    y_val = y_val.copy()
+    y_val[:5] = "unknown"  # not a training class: left out of the loss
+    clf = ResMLPClassifier(
+        train_split=(X_val, y_val), max_epochs=3, patience=None, **FAST
+    ).fit(X, y)
+    proba = clf.predict_proba(X_val[5:])
+    codes = np.searchsorted(clf.classes_, y_val[5:])
+    expected = -np.mean(np.log(proba[np.arange(len(codes)), codes]))
+    np.testing.assert_allclose(clf.history_[-1, "valid_loss"], expected, rtol=1e-4)
+
+    reg = ResMLPRegressor(
+        train_split=(X_val, 3 + 2 * X_val[:, 0]), max_epochs=3, patience=None, **FAST
+    ).fit(X, 3 + 2 * X[:, 0])
+    z_pred = (reg.predict(X_val) - reg.y_mean_) / reg.y_scale_
+    z_true = (3 + 2 * X_val[:, 0] - reg.y_mean_) / reg.y_scale_
+    np.testing.assert_allclose(
+        reg.history_[-1, "valid_loss"], np.mean((z_pred - z_true) ** 2), rtol=1e-4
+    )
+
+
+def test_fixed_validation_drives_early_stopping():
+    X, y, X_val, y_val = _validation_blobs()
+    clf = ResMLPClassifier(
+        train_split=(X_val, y_val), max_epochs=300, patience=3, **(FAST | dict(lr=3e-2))
+    ).fit(X, y)
+    losses = np.array(clf.history_[:, "valid_loss"])
+    stopper = dict(clf.callbacks_)["early_stopping"]
+    assert len(losses) < 300
+    assert stopper.best_epochs_[0] == np.argmin(losses) + 1
+    np.testing.assert_allclose(stopper.best_scores_[0], losses.min())
+
+
+def test_skorch_predefined_split_and_grid_search():
+    from skorch.dataset import Dataset
+    from skorch.helper import predefined_split
+
+    X, y, X_val, y_val = _validation_blobs()
+    kwargs = FAST | dict(max_epochs=3, patience=None)
+    a = ResMLPClassifier(train_split=(X_val, y_val), **kwargs).fit(X, y)
+    b = ResMLPClassifier(
+        train_split=predefined_split(Dataset(X_val, y_val)), **kwargs
+    ).fit(X, y)
+    np.testing.assert_array_equal(
+        a.history_[:, "valid_loss"], b.history_[:, "valid_loss"]
+    )
+    clf = ResMLPClassifier(train_split=(X_val, y_val), **kwargs)
+    assert clone(clf).get_params()["train_split"][0] is not X_val  # deep-copied
+    search = GridSearchCV(clf, {"module__hidden_size": [4, 8]}, cv=2).fit(X, y)
+    assert search.best_estimator_.train_split[0].shape == X_val.shape
+
+
+def test_fixed_validation_errors():
+    X, y, X_val, y_val = _validation_blobs()
+    with pytest.raises(ValueError, match="3 features"):
+        ResMLPClassifier(train_split=(X_val[:, :3], y_val), max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="150 validation samples but 10"):
+        ResMLPClassifier(train_split=(X_val, y_val[:10]), max_epochs=1).fit(X, y)
+    with pytest.raises(TypeError, match="train_split must be"):
+        ResMLPClassifier(train_split=(X_val, y_val, y_val), max_epochs=1).fit(X, y)
+
+
+# ---------------------------------------------------------------------------
+# Monte Carlo dropout
+# ---------------------------------------------------------------------------
+
+
+def test_predict_proba_mc():
+    X, y = _blobs()
+    clf = ResMLPClassifier(n_members=2, max_epochs=3, module__dropout=0.3, **FAST)
+    clf.fit(X, y)
+    torch_state = torch.get_rng_state()
+    samples = clf.predict_proba_mc(X[:20], n_passes=4)
+    assert samples.shape == (4, 2, 20, 2)
+    np.testing.assert_allclose(samples.sum(axis=-1), 1.0)
+    assert not np.allclose(samples[0], samples[1])  # new masks at every pass
+    # Seeded by the net's random_state by default; by random_state if given.
+    np.testing.assert_array_equal(samples, clf.predict_proba_mc(X[:20], n_passes=4))
+    other = clf.predict_proba_mc(X[:20], n_passes=4, random_state=1)
+    assert not np.allclose(samples, other)
+    assert torch.equal(torch_state, torch.get_rng_state())
+    # The module is left in evaluation mode: predictions are deterministic.
+    np.testing.assert_array_equal(clf.predict_proba(X[:20]), clf.predict_proba(X[:20]))
+    # With many passes the MC mean is close to the deterministic prediction.
+    mean = clf.predict_proba_mc(X[:20], n_passes=400).mean(axis=(0, 1))
+    np.testing.assert_allclose(mean, clf.predict_proba(X[:20]), atol=0.05)
+    with pytest.raises(ValueError, match="n_passes"):
+        clf.predict_proba_mc(X, n_passes=0)
+    no_dropout = ResMLPClassifier(max_epochs=1, module__dropout=0.0, **FAST).fit(X, y)
+    with pytest.raises(ValueError, match="needs dropout"):
+        no_dropout.predict_proba_mc(X)
+
+
+# ---------------------------------------------------------------------------
+# Label matrices: one head per output, masked loss, class weights
+# ---------------------------------------------------------------------------
+
+
+def _matrix(n=240, seed=0, missing=0.3):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, 5))
+    Y = np.column_stack(
+        [X[:, 0] > 0, X[:, 1] + X[:, 2] > 0, X[:, 3] > 0.8]  # the last is rare
+    ).astype(float)
+    Y[rng.uniform(size=Y.shape) < missing] = np.nan
+    return X, Y
+
+
+def test_multitask_module_has_one_head_per_task():
+    net = ResMLP(6, 2, hidden_size=8, n_members=3, n_tasks=4)
+    assert net.head.weight.shape == (3, 8, 4 * 2)  # a linear head per task
+    deep = ResMLP(
+        6, 2, hidden_size=8, n_members=3, n_tasks=4, n_head_layers=2, head_hidden_size=5
+    ).eval()
+    assert [tuple(layer.weight.shape) for layer in deep.head_layers] == [
+        (3, 4, 8, 5),
+        (3, 4, 5, 5),
+    ]
+    assert deep.head.weight.shape == (3, 4, 5, 2)
+    X = torch.randn(7, 6)
+    out = deep(X)
+    assert out.shape == (3, 7, 8)
+    act = torch.nn.functional.leaky_relu
+    for m in range(3):
+        h = act(X @ deep.input.weight[m] + deep.input.bias[m, 0])
+        for block in deep.blocks:
+            inner = act(h @ block.linear1.weight[m] + block.linear1.bias[m, 0])
+            h = act(h + inner @ block.linear2.weight[m] + block.linear2.bias[m, 0])
+        for t in range(4):
+            g = h
+            for layer in deep.head_layers:
+                g = act(g @ layer.weight[m, t] + layer.bias[m, t, 0])
+            task = g @ deep.head.weight[m, t] + deep.head.bias[m, t, 0]
+            torch.testing.assert_close(out[m, :, 2 * t : 2 * t + 2], task)
+
+
+def test_masked_loss_ignores_missing_cells():
+    X, Y = _matrix()
+    clf = ResMLPClassifier(n_members=2, max_epochs=2, **FAST).fit(X, Y)
+    codes = clf._prepare_targets(Y, "partial")
+    assert (codes[np.isnan(Y)] == -1).all()
+    y_pred = torch.randn(2, len(X), 3 * 2, requires_grad=True)
+    loss = clf.get_loss(y_pred, torch.from_numpy(codes))
+    logp = torch.log_softmax(y_pred.detach().reshape(2, len(X), 3, 2), dim=-1)
+    labelled = codes >= 0
+    manual = [
+        -np.mean(
+            [logp[m, i, j, codes[i, j]].item() for i, j in zip(*np.nonzero(labelled))]
+        )
+        for m in range(2)
+    ]
+    np.testing.assert_allclose(loss.item(), np.mean(manual), rtol=1e-5)
+    loss.backward()
+    grad = y_pred.grad.reshape(2, len(X), 3, 2)
+    assert torch.all(grad[:, torch.from_numpy(~labelled)] == 0)
+    assert torch.all(grad[:, torch.from_numpy(labelled)].abs().sum(-1) > 0)
+
+    values = np.where(np.isnan(Y), Y, X[:, :3])
+    reg = ResMLPRegressor(max_epochs=2, **FAST).fit(X, values)
+    target = torch.from_numpy(reg._prepare_targets(values, "partial"))
+    pred = torch.randn(1, len(X), 3, requires_grad=True)
+    loss = reg.get_loss(pred, target)
+    ok = ~torch.isnan(target)
+    np.testing.assert_allclose(
+        loss.item(), ((pred[0][ok] - target[ok]) ** 2).mean().item(), rtol=1e-5
+    )
+    loss.backward()
+    assert torch.all(pred.grad[0][~ok] == 0)
+
+
+def test_multioutput_classifier_predictions_and_screen_protocol():
+    X, Y = _matrix()
+    clf = ResMLPClassifier(
+        n_members=3, max_epochs=30, module__n_head_layers=1, **FAST
+    ).fit(X, Y)
+    assert clf.n_outputs_ == 3 and len(clf.classes_) == 3
+    assert clf.module_.n_tasks == 3 and len(clf.module_.head_layers) == 1
+    proba = clf.predict_proba(X[:10])
+    assert isinstance(proba, list) and [p.shape for p in proba] == [(10, 2)] * 3
+    pred = clf.predict(X)
+    assert pred.shape == (len(X), 3)
+    np.testing.assert_array_equal(
+        pred[:10],
+        np.column_stack([c[p.argmax(1)] for c, p in zip(clf.classes_, proba)]),
+    )
+    assert clf.predict_members(X[:10]).shape == (3, 10, 3)
+    mc = clf.predict_proba_mc(X[:10], n_passes=4)
+    assert [m.shape for m in mc] == [(4, 3, 10, 2)] * 3
+    labelled = ~np.isnan(Y)
+    expected = (pred == Y)[labelled].mean()
+    assert clf.score(X, Y) == pytest.approx(expected)
+    assert clf.score(X, Y) > 0.75
+    # Acquisition scores per cell, as a matrix screen reduces them.
+    from sklearn_isd import acquisition as acq
+
+    assert acq.least_confidence(clf, X[:10]).shape == (10, 3)
+    assert acq.vote_entropy(clf, X[:10]).shape == (10, 3)
+    assert acq.bald(clf, X[:10]).shape == (10, 3)
+
+
+def test_multioutput_in_a_matrix_screen():
+    from sklearn_isd import HybridScreenCV
+
+    X, Y = _matrix(n=300, missing=0.1)
+    screen = HybridScreenCV(
+        ResMLPClassifier(max_epochs=5, **FAST),
+        batch_size=40,
+        stopping=None,
+        max_fraction=0.5,
+        random_state=0,
+    ).fit(X, Y)
+    assert screen.transduction_.shape == Y.shape
+    assert screen.history_["n_observed"][-1] == 150
+
+
+def test_balanced_class_weights_per_output():
+    X, Y = _matrix(missing=0.0)
+    clf = ResMLPClassifier(class_weight="balanced", max_epochs=1, **FAST).fit(X, Y)
+    for j in range(3):
+        counts = np.bincount(Y[:, j].astype(int))
+        np.testing.assert_allclose(
+            clf.class_weight_[j], len(Y) / (2 * counts), rtol=1e-6
+        )
+    codes = torch.from_numpy(clf._prepare_targets(Y, "partial"))
+    y_pred = torch.randn(1, len(X), 6)
+    logp = torch.log_softmax(y_pred.reshape(1, len(X), 3, 2), dim=-1)[0]
+    w = torch.as_tensor(clf.class_weight_)
+    cells = [
+        -w[j, codes[i, j]] * logp[i, j, codes[i, j]]
+        for i in range(len(X))
+        for j in range(3)
+    ]
+    np.testing.assert_allclose(
+        clf.get_loss(y_pred, codes).item(), torch.stack(cells).mean().item(), rtol=1e-5
+    )
+    # Balanced weights raise the recall of the rare class.
+    plain = ResMLPClassifier(max_epochs=40, **FAST).fit(X, Y)
+    balanced = ResMLPClassifier(class_weight="balanced", max_epochs=40, **FAST).fit(
+        X, Y
+    )
+    rare = Y[:, 2] == 1
+    recall = [(m.predict(X)[rare, 2] == 1).mean() for m in (plain, balanced)]
+    assert recall[1] >= recall[0]
+    with pytest.raises(ValueError, match="one dict per output"):
+        ResMLPClassifier(class_weight={0: 2.0}, max_epochs=1, **FAST).fit(X, Y)
+    single = ResMLPClassifier(class_weight={0: 3.0}, max_epochs=1, **FAST)
+    single.fit(X, Y[:, 0])
+    np.testing.assert_allclose(single.class_weight_, [[3.0, 1.0]])
+
+
+def test_multioutput_regressor_and_fixed_validation():
+    X, Y = _matrix()
+    target = np.where(np.isnan(Y), np.nan, 10 * X[:, :3] + [0, 100, -50])
+    X_val, Y_val = _matrix(seed=1)
+    val = np.where(np.isnan(Y_val), np.nan, 10 * X_val[:, :3] + [0, 100, -50])
+    reg = ResMLPRegressor(
+        n_members=2, max_epochs=30, train_split=(X_val, val), **FAST
+    ).fit(X, target)
+    np.testing.assert_allclose(reg.y_mean_, np.nanmean(target, axis=0))
+    assert reg.predict(X).shape == (len(X), 3)
+    assert reg.predict_members(X[:4]).shape == (2, 4, 3)
+    assert reg.score(X, target) > 0.5
+    assert np.isfinite(reg.history_[-1, "valid_loss"])
+    # Warm start: re-standardising the target keeps the predictions.
+    reg.set_params(warm_start=True, lr=1e-12, max_epochs=1, train_split=None)
+    before = reg.predict(X)
+    reg.fit(X, target * 2 + 7)
+    np.testing.assert_allclose(reg.predict(X), before, rtol=1e-4, atol=1e-3)
+    clf = ResMLPClassifier(max_epochs=2, train_split=(X_val, Y_val), **FAST).fit(X, Y)
+    assert np.isfinite(clf.history_[-1, "valid_loss"])
+    with pytest.raises(ValueError, match="no label"):
+        empty = np.c_[Y[:, :2], np.full(len(X), np.nan)]
+        ResMLPClassifier(max_epochs=1, **FAST).fit(X, empty)

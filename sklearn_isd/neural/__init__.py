@@ -1,11 +1,15 @@
 """Residual MLPs and vectorised committees of them, as scikit-learn estimators.
 
 :class:`ResMLPClassifier` and :class:`ResMLPRegressor` are the networks of the
-paper (Appendix B, Table 1): a residual MLP trained with Adam, gradient-norm
-clipping and early stopping on an internal validation split. Both are skorch
-nets (:class:`skorch.NeuralNetClassifier`, :class:`skorch.NeuralNetRegressor`),
-so ``set_params``, ``GridSearchCV``, pickling and skorch callbacks work as
-usual.
+paper (Appendix B, Table 1) as its public code builds them (the
+``"reference"`` architecture of :class:`ResMLP`: LeakyReLU after every
+residual sum, dropout after every block), trained with Adam, gradient-norm
+clipping and early stopping, on a held-out part of the training labels by
+default or on a fixed validation set (``train_split``, as the paper's code).
+A 2-d ``y`` trains a multi-task net, one head per column, with a loss masked
+on missing cells. Both are skorch nets (:class:`skorch.NeuralNetClassifier`,
+:class:`skorch.NeuralNetRegressor`), so ``set_params``, ``GridSearchCV``,
+pickling and skorch callbacks work as usual.
 
 A *committee* of ``n_members`` networks lives in one :class:`ResMLP` module
 whose weights have a leading member axis and which is evaluated with batched

@@ -5,7 +5,7 @@ import torch
 from sklearn.utils.metaestimators import available_if
 from skorch import NeuralNetRegressor
 
-from ._net import _COMMON_NOTES, _COMMON_PARAMS, _ResMLPBase
+from ._net import _COMMON_NOTES, _COMMON_PARAMS, _ndim, _ResMLPBase
 
 
 class ResMLPRegressor(_ResMLPBase, NeuralNetRegressor):
@@ -27,10 +27,12 @@ class ResMLPRegressor(_ResMLPBase, NeuralNetRegressor):
 
     Attributes
     ----------
-    y_mean_ : float
-        Mean of the training target.
-    y_scale_ : float
+    y_mean_ : float or ndarray of shape (n_outputs_,)
+        Mean of the training target (per output, over its values).
+    y_scale_ : float or ndarray of shape (n_outputs_,)
         Standard deviation of the training target (1 when it is constant).
+    n_outputs_ : int
+        Outputs: 1 for a 1-d ``y``, else the columns of the target matrix.
     n_features_in_ : int
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -75,30 +77,60 @@ class ResMLPRegressor(_ResMLPBase, NeuralNetRegressor):
         return 1
 
     def _pointwise_loss(self, y_pred, y_true):
-        pred = y_pred[..., 0]
-        return self.criterion_(pred, y_true.expand_as(pred))
+        if y_true.dim() == 1:
+            pred = y_pred[..., 0]
+            return self.criterion_(pred, y_true.expand_as(pred))
+        # A target matrix: NaN cells add nothing; the batch mean of the loss
+        # is the mean squared error over the batch's labelled cells.
+        B = y_true.shape[0]
+        labelled = ~torch.isnan(y_true)
+        target = torch.where(labelled, y_true, torch.zeros_like(y_true))
+        loss = self.criterion_(y_pred, target.expand_as(y_pred))
+        loss = torch.where(labelled, loss, torch.zeros_like(loss))
+        return loss.sum(dim=-1) * (B / max(int(labelled.sum()), 1))
 
     def _prepare_targets(self, y, mode, classes=None):
         if classes is not None:
             raise ValueError("classes is for classifiers only.")
         y = np.asarray(y, dtype=np.float64)
         if mode != "partial":
-            mean, scale = float(y.mean()), float(y.std())
-            scale = scale if scale > 10 * np.finfo(np.float64).eps else 1.0
+            if y.ndim == 2:
+                empty = np.isnan(y).all(axis=0)
+                if empty.any():
+                    raise ValueError(
+                        f"Outputs {np.flatnonzero(empty).tolist()} of y have no "
+                        "value (every cell is NaN): there is nothing to learn "
+                        "them from."
+                    )
+                mean, scale = np.nanmean(y, axis=0), np.nanstd(y, axis=0)
+                scale = np.where(scale > 10 * np.finfo(np.float64).eps, scale, 1.0)
+            else:
+                mean, scale = float(y.mean()), float(y.std())
+                scale = scale if scale > 10 * np.finfo(np.float64).eps else 1.0
             if mode == "warm":
                 self._rescale_head(mean, scale)
             self.y_mean_, self.y_scale_ = mean, scale
         return ((y - self.y_mean_) / self.y_scale_).astype(np.float32)
 
+    def _prepare_valid_targets(self, y):
+        """A fixed validation set's target, standardised like the training one."""
+        y = np.asarray(y, dtype=np.float64)
+        if self._multioutput and (y.ndim != 2 or y.shape[1] != self.n_outputs_):
+            raise ValueError(
+                f"The validation targets of train_split have shape {y.shape}; "
+                f"the net has {self.n_outputs_} outputs."
+            )
+        return None, ((y - self.y_mean_) / self.y_scale_).astype(np.float32)
+
     def _rescale_head(self, mean, scale):
-        # out_new * scale + mean == out_old * y_scale_ + y_mean_
-        a = self.y_scale_ / scale
-        b = (self.y_mean_ - mean) / scale
+        # out_new * scale + mean == out_old * y_scale_ + y_mean_, per output
+        a = torch.as_tensor(np.asarray(self.y_scale_ / scale, dtype=np.float32))
+        b = torch.as_tensor(np.asarray((self.y_mean_ - mean) / scale, dtype=np.float32))
 
         def rescale(head):
             with torch.no_grad():
-                head.weight.mul_(a)
-                head.bias.mul_(a).add_(b)
+                head.weight.mul_(a.to(head.weight.device))
+                head.bias.mul_(a.to(head.weight.device)).add_(b.to(head.weight.device))
             return head
 
         if not self._replace_head(rescale):
@@ -152,10 +184,13 @@ class ResMLPRegressor(_ResMLPBase, NeuralNetRegressor):
 
         Returns
         -------
-        y_members : ndarray of shape (n_members, n_samples)
+        y_members : ndarray of shape (n_members, n_samples) or \
+                (n_members, n_samples, n_outputs)
             In the units of ``y``.
         """
-        out = self._member_outputs(X)[..., 0].astype(np.float64)
+        out = self._member_outputs(X).astype(np.float64)
+        if not self._multioutput:
+            out = out[..., 0]
         return out * self.y_scale_ + self.y_mean_
 
     def predict(self, X):
@@ -167,6 +202,34 @@ class ResMLPRegressor(_ResMLPBase, NeuralNetRegressor):
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,)
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
         return self.predict_members(X).mean(axis=0)
+
+    def score(self, X, y, sample_weight=None):
+        """R^2; for a target matrix, the mean R^2 of the outputs on their values.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True values; in a matrix, NaN cells are left out.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        if _ndim(y) != 2:
+            return super().score(X, y, sample_weight=sample_weight)
+        from sklearn.metrics import r2_score
+
+        y = np.asarray(y, dtype=np.float64)
+        pred = self.predict(X)
+        weights = None if sample_weight is None else np.asarray(sample_weight)
+        scores = []
+        for j in range(y.shape[1]):
+            rows = ~np.isnan(y[:, j])
+            w = None if weights is None else weights[rows]
+            scores.append(r2_score(y[rows, j], pred[rows, j], sample_weight=w))
+        return float(np.mean(scores))
