@@ -176,6 +176,20 @@ def test_the_plan_audits_only_near_the_target():
     ) == AuditPlan(0, within_batch=False)  # no probabilities, no batch yet
 
 
+def test_no_audit_is_planned_on_an_inference_set_too_small_for_one():
+    """Fewer than 4 units left: a quarter holds no unit, so no audit is
+    planned, and sizing one divides by nothing (no RuntimeWarning)."""
+    import warnings
+
+    rule = PredictionPoweredBound(target=0.5).reset()
+    for n in (2, 3, 4):
+        inference = InferenceSet(n, 1, np.full(n, 0.01), None, 1, 1, 100, 100 + n)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            plan = rule.plan(inference)
+        assert plan.n_audit == (1 if n == 4 else 0)
+
+
 def test_parameters_are_validated_on_reset():
     with pytest.raises(ValueError, match="spend"):
         PredictionPoweredBound(spend=1.5).reset()

@@ -249,7 +249,7 @@ class PredictionPoweredBound(StoppingCriterion):
         the inference set would.
         """
         n = errors.size
-        if n < 2:
+        if n < 4:  # no audit of at least one unit within a quarter
             return math.inf
         total = errors.sum()
         outcomes = n * unit_size
