@@ -117,7 +117,8 @@ class HybridScreenCV(DelegateToEstimatorMixin, MetaEstimatorMixin, BaseEstimator
         ``"std"`` (regression committees), ``"random"``, or a callable
         ``score(estimator, X) -> ndarray`` (higher is acquired first).
         ``"auto"`` is least confidence for classifiers and committee ``std``
-        for regressors. See :mod:`sklearn_isd.acquisition`.
+        for regressors; a regressor that is no committee (e.g. ``Ridge()``)
+        gets random batches and a warning. See :mod:`sklearn_isd.acquisition`.
     aggregate : {"mean", "max"} or callable, default="mean"
         Matrix screens (2-d ``y``, one column per target) and grouped
         libraries (``groups``): how the scores of an item's cells, and of a

@@ -46,6 +46,7 @@ regressor whose ``predict`` takes ``return_std=True`` (Gaussian processes).
 """
 
 import inspect
+import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -1122,7 +1123,8 @@ def get_acquisition(acquisition, estimator=None):
         A name of :data:`ACQUISITION_FUNCTIONS`, ``"auto"`` or a callable
         ``score(estimator, X) -> ndarray``. ``"auto"`` is the paper's choice:
         ``least_confidence`` for classifiers and ``std`` (committee spread)
-        for regressors.
+        for regressors; a regressor that is no committee gets ``random``
+        batches, with a warning that says how to rank by uncertainty.
     estimator : estimator, default=None
         The (unfitted) estimator the scores will be computed with; when given,
         a built-in score that cannot work with it raises here, before any
@@ -1150,6 +1152,17 @@ def get_acquisition(acquisition, estimator=None):
         acquisition = "least_confidence" if is_classifier(estimator) else "std"
         if is_classifier(estimator) and not hasattr(estimator, "predict_proba"):
             acquisition = "vote_entropy" if _is_committee(estimator) else acquisition
+        if acquisition == "std":
+            try:
+                ACQUISITION_FUNCTIONS["std"].check(estimator)
+            except ValueError as exc:
+                warnings.warn(
+                    "acquisition='auto' measures random batches: a single "
+                    f"regressor has no uncertainty to rank by ({exc})",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                acquisition = "random"
     try:
         resolved = ACQUISITION_FUNCTIONS[acquisition]
     except (KeyError, TypeError):

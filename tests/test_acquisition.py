@@ -133,8 +133,10 @@ def test_registry_and_auto_resolution():
     assert acq.get_acquisition("auto", LogisticRegression()).name == "least_confidence"
     assert acq.get_acquisition("auto", BaggingRegressor(Ridge())).name == "std"
     assert acq.get_acquisition("auto", GaussianProcessRegressor()).name == "std"
+    with pytest.warns(UserWarning, match="random batches.*BaggingRegressor"):
+        assert acq.get_acquisition("auto", Ridge()).name == "random"
     with pytest.raises(ValueError, match="BaggingRegressor"):
-        acq.get_acquisition("auto", Ridge())
+        acq.get_acquisition("std", Ridge())  # asked for by name: no fallback
     custom = lambda est, X: np.ones(len(X))  # noqa: E731
     assert acq.get_acquisition(custom, Ridge()) is custom
 

@@ -21,6 +21,7 @@ ESTIMATORS = [
         BaggingRegressor(Ridge(), n_estimators=5), tolerance=0.5, batch_size=0.1
     ),
     HybridScreenCV(Ridge(), acquisition="random", stopping=None),
+    HybridScreenCV(Ridge(), tolerance=0.1),  # 'auto' falls back to random
     HybridScreenCV(
         RandomForestClassifier(n_estimators=10),
         acquisition="vote_entropy",

@@ -386,10 +386,15 @@ def test_regressor_kl_without_tolerance_is_a_clear_error():
         HybridScreenCV(BaggingRegressor(Ridge())).fit(X, y)
 
 
-def test_auto_acquisition_on_a_regressor_without_members_is_a_clear_error():
+def test_auto_acquisition_on_a_regressor_without_members_measures_at_random():
+    """A single regressor has no spread: 'auto' says so and measures the
+    batches 'random' would, so the default screen works (check_estimator)."""
     X, y = make_regression(n_samples=100, random_state=0)
-    with pytest.raises(ValueError, match=r"committee.*acquisition='random'"):
-        HybridScreenCV(Ridge(), tolerance=1.0).fit(X, y)
+    params = dict(tolerance=1.0, batch_size=10, max_fraction=0.5, random_state=0)
+    with pytest.warns(UserWarning, match=r"random batches.*committee"):
+        auto = HybridScreenCV(Ridge(), **params).fit(X, y)
+    chosen = HybridScreenCV(Ridge(), acquisition="random", **params).fit(X, y)
+    np.testing.assert_array_equal(auto.acquired_iter_, chosen.acquired_iter_)
     screen = HybridScreenCV(
         Ridge(), acquisition="random", stopping=None, max_fraction=0.3, batch_size=10
     ).fit(X, y)
