@@ -1,4 +1,5 @@
 import csv
+import re
 import subprocess
 import sys
 
@@ -69,6 +70,21 @@ def test_demo_out_is_the_primary_spelling_and_output_a_hidden_alias(tmp_path, ca
         main(["demo", "--help"])
     printed = capsys.readouterr().out
     assert "--out FILE" in printed and "--output" not in printed
+
+
+def test_demo_stopping_names_the_rule_and_stops_by_it(tmp_path, capsys):
+    """``demo --stopping ppi`` screens with PredictionPoweredBound: the header
+    names it and its audit items are counted at the stop; a rule that is not
+    built in is refused (exit 2) before any screen runs."""
+    out = tmp_path / "r.csv"
+    argv = ["demo", "--stopping", "ppi", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "stopping rule ppi (an exact audit" in printed
+    assert re.search(r"measured \(\d+\.\d%, \d+ of them as audit items\)", printed)
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--stopping", "magic", "--out", str(tmp_path / "x.csv")])
+    assert exc.value.code == 2 and not (tmp_path / "x.csv").exists()
 
 
 def test_demo_runs_the_simulate_code_path(tmp_path, monkeypatch):

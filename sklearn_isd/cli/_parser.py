@@ -249,12 +249,13 @@ def _add_demo(commands):
         "demo",
         help="run a hybrid screen on the embedded QM9 subset",
         description=(
-            "Run a least-confidence hybrid screen with the KL stopping rule on the\n"
-            "embedded QM9 subset (10,000 molecules, ECFP4, label = HOMO-LUMO gap\n"
-            "above the full-set median), print a table of rounds and write the\n"
-            "hybrid readout as CSV (columns index, smiles, label, source, round,\n"
-            "confidence). This is `simulate` on the embedded subset, with\n"
-            "LogisticRegression(C=0.5). Needs RDKit (pip install sklearn-isd[chem])."
+            "Run a least-confidence hybrid screen on the embedded QM9 subset\n"
+            "(10,000 molecules, ECFP4, label = HOMO-LUMO gap above the full-set\n"
+            "median), print a table of rounds and the stop in words, and write\n"
+            "the hybrid readout as CSV (columns index, smiles, label, source,\n"
+            "round, confidence). This is `simulate` on the embedded subset, with\n"
+            "LogisticRegression(C=0.5) and the KL stopping rule unless --stopping\n"
+            "names another. Needs RDKit (pip install sklearn-isd[chem])."
         ),
         **COMMON,
     )
@@ -292,6 +293,14 @@ def _add_demo(commands):
     demo.add_argument("--output", dest="out", default=SUPPRESS, help=SUPPRESS)
     demo.add_argument(
         "--random-state", type=int, default=0, help="seed of the screen (default: 0)"
+    )
+    demo.add_argument(
+        "--stopping",
+        choices=list(STOPPING_RULES),
+        default=DEFAULT_STOPPING,
+        metavar="RULE",
+        help=f"the stopping rule, as for simulate; one of {', '.join(STOPPING_RULES)} "
+        f"(default: {DEFAULT_STOPPING})",
     )
     _add_progress_arg(demo)
 

@@ -252,7 +252,7 @@ def cmd_demo(args):
         f"{time.perf_counter() - start:.1f} s.\n"
         f"Model: LogisticRegression(C=0.5, max_iter=1000) on ECFP4; acquisition: "
         f"least confidence; batch {args.batch_size}; stopping rule "
-        f"{DEFAULT_STOPPING} ({STOPPING_SUMMARY[DEFAULT_STOPPING]}), target "
+        f"{args.stopping} ({STOPPING_SUMMARY[args.stopping]}), target "
         f"{args.target}, delta {args.delta}.\n"
     )
     options = {
@@ -264,7 +264,13 @@ def cmd_demo(args):
     }
     estimator = LogisticRegression(C=0.5, max_iter=1000)
     simulation = run_simulation(
-        library, X, y, estimator, options, progress=not args.no_progress
+        library,
+        X,
+        y,
+        estimator,
+        options,
+        stopping=args.stopping,
+        progress=not args.no_progress,
     )
     readout = simulation.readout()
     out = Path(args.out)
