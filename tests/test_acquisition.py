@@ -228,7 +228,7 @@ def test_diversity_is_one_minus_the_nearest_tanimoto(monkeypatch):
     sim = _dense_tanimoto(pool, measured)
     expected = 1 - sim.max(axis=1)
     # Several blocks of rows: 25 measured items x 8 rows per block.
-    monkeypatch.setattr(acq, "_BLOCK_ENTRIES", 200)
+    monkeypatch.setattr(acq._diversity, "_BLOCK_ENTRIES", 200)
     score = acq.get_acquisition("diversity").bind(None, sp.csr_matrix(measured))
     np.testing.assert_allclose(score(None, sp.csr_matrix(pool)), expected)
     assert score(None, pool)[0] == 0.0
