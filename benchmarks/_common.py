@@ -13,7 +13,9 @@ from threadpoolctl import threadpool_info
 from sklearn_isd import MorganFingerprint
 from sklearn_isd.datasets import load_qm9
 
-DEFAULT_DATA = "/work/shared/data/qm9_gap.parquet"
+#: ``../shared/data`` beside the repository (``--data`` to point elsewhere).
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEFAULT_DATA = str(SHARED_DATA / "qm9_gap.parquet")
 
 
 def thread_settings():

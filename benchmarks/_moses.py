@@ -21,7 +21,9 @@ from joblib import Parallel, delayed
 
 from sklearn_isd import MorganFingerprint
 
-DEFAULT_MOSES = "/work/shared/data/moses_train_smiles.csv.gz"
+#: ``../shared/data`` beside the repository (``--data`` to point elsewhere).
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEFAULT_MOSES = str(SHARED_DATA / "moses_train_smiles.csv.gz")
 DEFAULT_CACHE = Path(__file__).parent / ".cache"
 
 

@@ -36,7 +36,8 @@ torch.set_num_threads(1)
 torch.set_num_interop_threads(1)
 
 GAP_MEDIAN = 0.2494  # Hartree
-DEFAULT_DATA = "/work/shared/data/qm9_gap.parquet"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEFAULT_DATA = str(SHARED_DATA / "qm9_gap.parquet")
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "committee.json"
 
 

@@ -48,7 +48,8 @@ from threadpoolctl import threadpool_info  # noqa: E402
 from sklearn_isd import chem  # noqa: E402
 from sklearn_isd.chem import MorganFingerprint  # noqa: E402
 
-DEFAULT_DATA = "/work/shared/data/moses_train_smiles.csv.gz"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEFAULT_DATA = str(SHARED_DATA / "moses_train_smiles.csv.gz")
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "featurize.json"
 RADIUS, N_BITS = 2, 2048
 N_WARMUP = 2_000

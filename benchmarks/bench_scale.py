@@ -143,7 +143,8 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", default=str(HERE / ".cache"))
-    parser.add_argument("--data", default="/work/shared/data/moses_train_smiles.csv.gz")
+    moses = HERE.resolve().parents[1] / "shared" / "data" / "moses_train_smiles.csv.gz"
+    parser.add_argument("--data", default=str(moses))
     parser.add_argument("--profile", action="store_true", help="cProfile the rounds")
     parser.add_argument("--out", default=str(DEFAULT_OUTPUT))
     parser.add_argument("--worker", nargs=2, metavar=("FILE", "N_JOBS"))
