@@ -107,6 +107,13 @@ class _ResidualBlock(torch.nn.Module):
         super().__setstate__(state)
 
 
+def _check_sizes(**sizes):
+    """Raise unless each ``name=(value, low)`` is an integer ``>= low``."""
+    for name, (value, low) in sizes.items():
+        if not isinstance(value, Integral) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+
+
 def _dropout(h, p, generator):
     """Inverted dropout with masks drawn from ``generator`` (or torch's)."""
     if generator is None:
@@ -221,18 +228,16 @@ class ResMLP(torch.nn.Module):
         super().__init__()
         if head_hidden_size is None:
             head_hidden_size = hidden_size
-        for name, value, low in [
-            ("n_features", n_features, 1),
-            ("n_outputs", n_outputs, 1),
-            ("hidden_size", hidden_size, 1),
-            ("n_blocks", n_blocks, 0),
-            ("n_members", n_members, 1),
-            ("n_tasks", n_tasks, 1),
-            ("n_head_layers", n_head_layers, 0),
-            ("head_hidden_size", head_hidden_size, 1),
-        ]:
-            if not isinstance(value, Integral) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+        _check_sizes(
+            n_features=(n_features, 1),
+            n_outputs=(n_outputs, 1),
+            hidden_size=(hidden_size, 1),
+            n_blocks=(n_blocks, 0),
+            n_members=(n_members, 1),
+            n_tasks=(n_tasks, 1),
+            n_head_layers=(n_head_layers, 0),
+            head_hidden_size=(head_hidden_size, 1),
+        )
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
         if architecture not in ARCHITECTURES:
@@ -249,7 +254,7 @@ class ResMLP(torch.nn.Module):
         self.n_tasks = int(n_tasks)
         self.n_head_layers = int(n_head_layers)
         self.head_hidden_size = int(head_hidden_size)
-        M, H, T = self.n_members, self.hidden_size, self.n_tasks
+        M, H = self.n_members, self.hidden_size
         self.input = _MemberLinear(M, self.n_features, H, generator)
         activate_sum = architecture == "reference"
         self.blocks = torch.nn.ModuleList(
@@ -258,17 +263,20 @@ class ResMLP(torch.nn.Module):
                 for _ in range(self.n_blocks)
             ]
         )
-        self.head_layers = torch.nn.ModuleList()
+        self.head_layers, self.head = self._build_head(generator)
+
+    def _build_head(self, generator):
+        """The task heads: hidden layers (multi-task only) and the output map."""
+        M, H, T = self.n_members, self.hidden_size, self.n_tasks
+        head_layers = torch.nn.ModuleList()
+        if T == 1 or not self.n_head_layers:
+            return head_layers, _MemberLinear(M, H, T * self.n_outputs, generator)
         width = H
-        if T > 1 and self.n_head_layers:
-            for _ in range(self.n_head_layers):
-                self.head_layers.append(
-                    _TaskLinear(M, T, width, self.head_hidden_size, generator)
-                )
-                width = self.head_hidden_size
-            self.head = _TaskLinear(M, T, width, self.n_outputs, generator)
-        else:
-            self.head = _MemberLinear(M, H, T * self.n_outputs, generator)
+        for _ in range(self.n_head_layers):
+            layer = _TaskLinear(M, T, width, self.head_hidden_size, generator)
+            head_layers.append(layer)
+            width = self.head_hidden_size
+        return head_layers, _TaskLinear(M, T, width, self.n_outputs, generator)
 
     def __setstate__(self, state):
         # Modules pickled before these options existed.
