@@ -608,7 +608,7 @@ class HybridScreenCV(DelegateToEstimatorMixin, MetaEstimatorMixin, BaseEstimator
             held[-1] = bool(getattr(state.rule, "holds_model_", False))
         state = state.replace(held=held)
         decided = bool(state.rule is not None and setup.decides and state.rule.stop_)
-        return setup, state._terminated(setup, decided)
+        return setup, state.with_termination(setup, decided)
 
     def cancel(self, indices=None):
         """Release pending items: they go back to the inference set.

@@ -499,7 +499,7 @@ class CampaignState:
         stops, bounds = state._update_rule(setup, indices)
         held = bool(getattr(state.rule, "holds_model_", False))
         state = state.replace(held=np.append(self.held, held))
-        return state._terminated(setup, stops), bounds
+        return state.with_termination(setup, stops), bounds
 
     def _update_rule(self, setup, indices):
         """Feed the rule (this state's own copy) the last round; decision, bounds."""
@@ -545,7 +545,10 @@ class CampaignState:
             held=bool(self.held.size and self.held[-1]),
         )
 
-    def _terminated(self, setup, rule_stops):
+    def with_termination(self, setup, rule_stops):
+        """The state with its ``termination_condition`` set: the library is
+        measured, the rule stops (``rule_stops``), the budget is spent, or
+        None (the campaign goes on)."""
         if self.observed_indices.size == setup.n_items:
             condition = "all_acquired"
         elif rule_stops:
