@@ -168,12 +168,18 @@ class Prereveal(NamedTuple):
 
 
 class Fitted(NamedTuple):
-    """The model of a round and what it gives: readout and inference scores."""
+    """The model of a round and what it gives: readout and inference scores.
+
+    ``held`` is the model a stopping rule holds, whose predictions are the
+    readout and ``pool`` while ``estimator`` is refit on every label (None
+    when no model is held: ``estimator`` made them).
+    """
 
     estimator: object
     transduction: np.ndarray
     pool: Predictions
     single_class: bool
+    held: object = None
 
 
 def _seed_nested_random_states(estimator, seed):
@@ -361,33 +367,34 @@ def fit_round(estimator, setup, state, library, previous, *, n_jobs, before=None
 def hold_round(estimator, setup, state, library, held, pool):
     """Keep the model a stopping rule holds: its predictions stay the readout.
 
-    No refit: the told items leave the cached predictions ``pool``, which
-    keep ranking the next batch. Once the screen stops, the model is refit
-    on every label (``estimator_``, for new items), while the readout keeps
-    the held predictions, which the rule certified.
+    The told items leave the cached predictions ``pool``, which keep
+    ranking the next batch, and the readout keeps the held model's
+    predictions, which the rule certifies. The model is still refit on every
+    label, every round: ``estimator_`` stays the model of all the labels
+    (for new items), and a label the model cannot fit fails the ``tell``
+    that brought it, which is rolled back, as in a round without a hold.
     """
     pool = pool.without(state.observed_indices)
-    model, single_class, fit_time = held.estimator, held.single_class, 0.0
-    if state.stop:
-        t0 = time.perf_counter()
-        model, single_class = refit(
-            estimator,
-            None,
-            _safe_indexing(library, state.observed_indices),
-            state.observed_labels,
-            seed=setup.seed,
-            is_classifier=setup.is_classifier,
-        )
-        fit_time = time.perf_counter() - t0
+    held_model = held.estimator if held.held is None else held.held
+    t0 = time.perf_counter()
+    model, single_class = refit(
+        estimator,
+        None,
+        _safe_indexing(library, state.observed_indices),
+        state.observed_labels,
+        seed=setup.seed,
+        is_classifier=setup.is_classifier,
+    )
+    fit_time = time.perf_counter() - t0
     transduction = readout(
-        held.estimator,
+        held_model,
         library,
         state.observed_indices,
         state.observed_labels,
         pool,
         setup.n_items,
     )
-    fitted = Fitted(model, transduction, pool, single_class)
+    fitted = Fitted(model, transduction, pool, single_class, held=held_model)
     return fitted, {"fit_time": fit_time, "score_time": 0.0}
 
 

@@ -96,7 +96,7 @@ class PerOutputRule:
 
     @property
     def holds_model_(self):
-        """Whether some output's rule holds the model (no refit)."""
+        """Whether some output's rule holds the model (its predictions stay)."""
         return any(getattr(c, "holds_model_", False) for c in self.criteria_)
 
     @property

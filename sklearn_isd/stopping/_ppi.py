@@ -47,8 +47,9 @@ class PredictionPoweredBound(StoppingCriterion):
        since (this round's batch and audit included).
     3. **Holding the model.** If ``U - D`` is not yet small enough but a
        batch or two more would close the gap, the screen *holds* its model:
-       no refit, the next batches are the ones this model is least sure of,
-       and each one's wrong predictions add to ``D``, so the same
+       its predictions stay the readout and rank the next batches (the ones
+       this model is least sure of; ``estimator_`` is still refit on every
+       label), and each one's wrong predictions add to ``D``, so the same
        certificate closes without another audit. The readout is then the
        held model's predictions: those the audit certified.
     4. **Validity over the screen.** Each audit spends a share of ``delta``
@@ -100,7 +101,7 @@ class PredictionPoweredBound(StoppingCriterion):
     n_audits_ : int
         Audits drawn so far.
     holds_model_ : bool
-        Whether the screen must keep its model (no refit) after the last
+        Whether the screen must keep its model's predictions after the last
         round.
     stop_ : bool
         The last decision.
