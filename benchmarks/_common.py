@@ -18,6 +18,45 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEFAULT_DATA = str(SHARED_DATA / "qm9_gap.parquet")
 
 
+def meminfo_gib():
+    """MemTotal of /proc/meminfo in GiB (None elsewhere)."""
+    try:
+        line = Path("/proc/meminfo").read_text().splitlines()[0]
+    except OSError:
+        return None
+    return round(int(line.split()[1]) / 1024**2, 1)
+
+
+def versions():
+    """Versions of Python and the libraries every result depends on."""
+    import platform
+
+    import scipy
+    import sklearn
+
+    import sklearn_isd
+
+    return dict(
+        python=platform.python_version(),
+        sklearn_isd=sklearn_isd.__version__,
+        sklearn=sklearn.__version__,
+        numpy=np.__version__,
+        scipy=scipy.__version__,
+    )
+
+
+def machine():
+    """The machine: architecture, processor, cores and memory."""
+    import platform
+
+    return dict(
+        arch=platform.machine(),
+        processor=platform.processor() or platform.machine(),
+        cpu_count=os.cpu_count(),
+        ram_gib=meminfo_gib(),
+    )
+
+
 def thread_settings():
     """Threads in use: threadpoolctl's pools (by library) and torch's."""
     import torch

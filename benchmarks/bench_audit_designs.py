@@ -59,21 +59,23 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-import scipy  # noqa: E402
-import sklearn  # noqa: E402
-from _common import DEFAULT_DATA, thread_settings, thread_tag  # noqa: E402
-from bench_stopping import load_setting, meminfo_gib, single_audit_sizes  # noqa: E402
+from _common import (  # noqa: E402
+    DEFAULT_DATA,
+    machine,
+    thread_settings,
+    thread_tag,
+    versions,
+)
+from bench_stopping import load_setting, single_audit_sizes  # noqa: E402
 from scipy.stats import beta, norm  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-import sklearn_isd  # noqa: E402
 from sklearn_isd import HybridScreenCV  # noqa: E402
 from sklearn_isd.acquisition import sample_batch  # noqa: E402
 from sklearn_isd.datasets import QM9_GAP_MEDIAN  # noqa: E402
@@ -279,18 +281,8 @@ def main(argv=None):
         stochastic_batch="sample_batch(q, m, mode='power', beta=1.0), "
         "Horvitz-Thompson, normal bound with the Hansen-Hurwitz variance",
         threads=threads,
-        versions=dict(
-            python=platform.python_version(),
-            sklearn_isd=sklearn_isd.__version__,
-            sklearn=sklearn.__version__,
-            numpy=np.__version__,
-            scipy=scipy.__version__,
-        ),
-        machine=dict(
-            arch=platform.machine(),
-            cpu_count=os.cpu_count(),
-            ram_gib=meminfo_gib(),
-        ),
+        versions=versions(),
+        machine=machine(),
         wall_time_s=round(time.perf_counter() - start, 1),
     )
     for rd in rounds:

@@ -56,26 +56,25 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-import scipy  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
-import sklearn  # noqa: E402
 from _common import (  # noqa: E402
     DEFAULT_DATA,
+    machine,
+    meminfo_gib,
     qm9_sample,
     thread_settings,
     thread_tag,
+    versions,
 )
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import FunctionTransformer  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-import sklearn_isd  # noqa: E402
 from sklearn_isd import HybridScreenCV, OracleError  # noqa: E402
 from sklearn_isd.datasets import QM9_GAP_MEDIAN  # noqa: E402
 from sklearn_isd.stopping import KLBound, replay_stopping  # noqa: E402
@@ -275,15 +274,6 @@ def cell(summary, with_accuracy=False):
     return text
 
 
-def meminfo_gib():
-    """MemTotal of /proc/meminfo in GiB (None elsewhere)."""
-    try:
-        line = Path("/proc/meminfo").read_text().splitlines()[0]
-    except OSError:
-        return None
-    return round(int(line.split()[1]) / 1024**2, 1)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=DEFAULT_DATA)
@@ -388,19 +378,8 @@ def main(argv=None):
         summary=summary,
         runs=runs,
         total_wall_time_s=round(total_wall, 1),
-        versions=dict(
-            python=platform.python_version(),
-            sklearn_isd=sklearn_isd.__version__,
-            sklearn=sklearn.__version__,
-            numpy=np.__version__,
-            scipy=scipy.__version__,
-        ),
-        machine=dict(
-            arch=platform.machine(),
-            processor=platform.processor() or platform.machine(),
-            cpu_count=cores,
-            ram_gib=ram,
-        ),
+        versions=versions(),
+        machine=machine(),
     )
 
     n = X.shape[0]

@@ -81,7 +81,6 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
-import platform  # noqa: E402
 import re  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -89,15 +88,18 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-import scipy  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
-import sklearn  # noqa: E402
-from _common import DEFAULT_DATA, thread_settings, thread_tag  # noqa: E402
+from _common import (  # noqa: E402
+    DEFAULT_DATA,
+    machine,
+    thread_settings,
+    thread_tag,
+    versions,
+)
 from scipy.stats import norm  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-import sklearn_isd  # noqa: E402
 from sklearn_isd import HybridScreenCV  # noqa: E402
 from sklearn_isd.datasets import QM9_GAP_MEDIAN, load_qm9  # noqa: E402
 from sklearn_isd.stopping import (  # noqa: E402
@@ -567,19 +569,8 @@ def main(argv=None):
         ),
         settings={},
         threads=threads,
-        versions=dict(
-            python=platform.python_version(),
-            sklearn_isd=sklearn_isd.__version__,
-            sklearn=sklearn.__version__,
-            numpy=np.__version__,
-            scipy=scipy.__version__,
-        ),
-        machine=dict(
-            arch=platform.machine(),
-            processor=platform.processor() or platform.machine(),
-            cpu_count=os.cpu_count(),
-            ram_gib=meminfo_gib(),
-        ),
+        versions=versions(),
+        machine=machine(),
     )
     if args.stop_limit:
         result["stop_limit"] = run_stop_limit()
