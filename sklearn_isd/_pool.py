@@ -324,10 +324,11 @@ def fit_round(estimator, setup, state, library, previous, *, n_jobs, before=None
     if before is not None:
         earlier = state.acquired_iter[train] < before
         train, labels = train[earlier], labels[earlier]
+    X_train = _safe_indexing(library, train)
     model, single_class = refit(
         estimator,
         previous,
-        _safe_indexing(library, train),
+        X_train,
         labels,
         seed=setup.seed,
         is_classifier=setup.is_classifier,
@@ -338,7 +339,10 @@ def fit_round(estimator, setup, state, library, previous, *, n_jobs, before=None
     if bind is not None and not single_class:
         # Scores that need the measured items (diversity) get them once per
         # round, as a bound score (see sklearn_isd.acquisition).
-        acquisition = bind(model, _safe_indexing(library, state.observed_indices))
+        measured = X_train
+        if before is not None:  # the model saw fewer items than were measured
+            measured = _safe_indexing(library, state.observed_indices)
+        acquisition = bind(model, measured)
     pool = score_pool(
         model,
         library,
